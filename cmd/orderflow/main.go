@@ -1,0 +1,72 @@
+// Command orderflow runs and operates the orderflow pipeline: the order API, the Goka processors,
+// the Debezium connector, topics and schemas. Each verb is a thin wiring of packages under
+// pipelines/, connectors/, processors/ and schemas/.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/orderflow/orderflow/pipelines/config"
+)
+
+// exitError carries a process exit code for verbs whose failure is an answer (e.g. a failed check).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+
+	err := newRootCmd().ExecuteContext(ctx)
+	if err == nil {
+		return
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintln(os.Stderr, "orderflow:", ee.err)
+		}
+		os.Exit(ee.code)
+	}
+	fmt.Fprintln(os.Stderr, "orderflow:", err)
+	os.Exit(1)
+}
+
+func newRootCmd() *cobra.Command {
+	cfg := config.FromEnv()
+	root := &cobra.Command{
+		Use:           "orderflow",
+		Short:         "CDC-driven order fulfilment: outbox → Debezium → Kafka → Goka processors → status views",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return cfg.Validate()
+		},
+	}
+	f := root.PersistentFlags()
+	f.StringSliceVar(&cfg.Brokers, "brokers", cfg.Brokers, "Kafka bootstrap servers (env ORDERFLOW_BROKERS)")
+	f.StringVar(&cfg.PGDSN, "pg-dsn", cfg.PGDSN, "PostgreSQL DSN (env ORDERFLOW_PG_DSN; the default is for the local stack only)")
+	f.StringVar(&cfg.RegistryURL, "registry-url", cfg.RegistryURL, "Confluent-compatible schema registry base URL (env ORDERFLOW_REGISTRY_URL)")
+	f.StringVar(&cfg.ConnectURL, "connect-url", cfg.ConnectURL, "Kafka Connect REST URL (env ORDERFLOW_CONNECT_URL)")
+	f.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "timeout of one request to Kafka, Connect, the registry or PostgreSQL")
+
+	root.AddCommand(
+		newStackCmd(&cfg),
+		newConnectorsCmd(&cfg),
+	)
+	return root
+}

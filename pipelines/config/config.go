@@ -1,0 +1,90 @@
+// Package config holds the endpoints every orderflow component needs: the Kafka brokers, the
+// PostgreSQL DSN, the Confluent-compatible schema registry and the Kafka Connect REST API.
+//
+// Values come from the environment (ORDERFLOW_*), which flags in cmd/orderflow may override; the
+// defaults point at the local stack that `make up` starts, so nothing needs setting locally.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Defaults for the local stack started by `make up`. The DSN's password is a local-only default:
+// set ORDERFLOW_PG_DSN (or ORDERFLOW_PG_PASSWORD) anywhere else.
+const (
+	DefaultBrokers     = "localhost:9092"
+	DefaultPGDSN       = "postgres://postgres:postgres@localhost:5432/orderflow"
+	DefaultRegistryURL = "http://localhost:8081/apis/ccompat/v7"
+	DefaultConnectURL  = "http://localhost:8083"
+)
+
+// Config is the set of endpoints shared by orderflow's verbs.
+type Config struct {
+	Brokers     []string      // Kafka bootstrap servers
+	PGDSN       string        // PostgreSQL connection string (pgx)
+	RegistryURL string        // base URL of the Confluent-compatible registry API
+	ConnectURL  string        // base URL of the Kafka Connect REST API
+	Timeout     time.Duration // upper bound for one request to any of the above
+}
+
+// FromEnv returns the configuration from ORDERFLOW_* variables, with local defaults.
+func FromEnv() Config {
+	c := Config{
+		Brokers:     splitList(getenv("ORDERFLOW_BROKERS", DefaultBrokers)),
+		PGDSN:       getenv("ORDERFLOW_PG_DSN", defaultDSN()),
+		RegistryURL: strings.TrimRight(getenv("ORDERFLOW_REGISTRY_URL", DefaultRegistryURL), "/"),
+		ConnectURL:  strings.TrimRight(getenv("ORDERFLOW_CONNECT_URL", DefaultConnectURL), "/"),
+		Timeout:     10 * time.Second,
+	}
+	return c
+}
+
+// Validate reports every malformed field at once.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("brokers: at least one broker address is required"))
+	}
+	if c.PGDSN == "" {
+		errs = append(errs, errors.New("pg dsn: required"))
+	}
+	for name, raw := range map[string]string{"registry url": c.RegistryURL, "connect url": c.ConnectURL} {
+		if u, err := url.Parse(raw); err != nil || u.Scheme == "" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%s: %q is not an absolute http(s) URL", name, raw))
+		}
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, errors.New("timeout: must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// defaultDSN honours ORDERFLOW_PG_PASSWORD, the variable the native stack also reads.
+func defaultDSN() string {
+	if pw := os.Getenv("ORDERFLOW_PG_PASSWORD"); pw != "" {
+		return fmt.Sprintf("postgres://postgres:%s@localhost:5432/orderflow", url.QueryEscape(pw))
+	}
+	return DefaultPGDSN
+}
+
+func getenv(key, def string) string {
+	if v := strings.TrimSpace(os.Getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

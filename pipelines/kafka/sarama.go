@@ -1,0 +1,51 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// ProtocolVersion is the Kafka protocol version orderflow's clients announce. Kafka 4 removed the
+// old protocol versions (KIP-896), so goka's default (V2_0_0_0) must not be used.
+var ProtocolVersion = sarama.V4_0_0_0
+
+// NewSaramaConfig returns the sarama configuration every orderflow client starts from: Kafka 4
+// protocol, acks from all in-sync replicas, idempotent-safe retries and the murmur2 partitioner.
+func NewSaramaConfig(clientID string) *sarama.Config {
+	c := sarama.NewConfig()
+	c.ClientID = clientID
+	c.Version = ProtocolVersion
+	c.Metadata.Full = false
+	c.Producer.RequiredAcks = sarama.WaitForAll
+	c.Producer.Return.Successes = true
+	c.Producer.Return.Errors = true
+	c.Producer.Retry.Max = 10
+	c.Producer.Retry.Backoff = 200 * time.Millisecond
+	c.Producer.Partitioner = NewMurmur2Partitioner
+	c.Consumer.Return.Errors = true
+	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	return c
+}
+
+// Probe connects to the brokers and fetches cluster metadata: it succeeds only when a broker
+// answers a metadata request, which is what "Kafka is up" means to a client.
+func Probe(ctx context.Context, brokers []string) (int, error) {
+	cfg := NewSaramaConfig("orderflow-probe")
+	cfg.Net.DialTimeout = 3 * time.Second
+	cfg.Metadata.Retry.Max = 0
+	if dl, ok := ctx.Deadline(); ok {
+		cfg.Net.ReadTimeout = time.Until(dl)
+	}
+	client, err := sarama.NewClient(brokers, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("connect to kafka %v: %w", brokers, err)
+	}
+	defer client.Close()
+	if err := client.RefreshMetadata(); err != nil {
+		return 0, fmt.Errorf("fetch metadata from kafka %v: %w", brokers, err)
+	}
+	return len(client.Brokers()), nil
+}
