@@ -17,28 +17,32 @@ export ORDERFLOW_BIN := $(CURDIR)/$(BIN)
 build:
 	$(GO) build -o $(BIN) ./cmd/orderflow
 
-# stack_mode prints docker or native
-define stack_mode
-$$(case "$(ORDERFLOW_STACK)" in \
+# docker when ORDERFLOW_STACK=docker, or auto and a Docker engine answers; native otherwise
+STACK_MODE := $(shell case "$(ORDERFLOW_STACK)" in \
   docker) echo docker ;; native) echo native ;; \
   *) if command -v docker >/dev/null 2>&1 && timeout 5 docker info >/dev/null 2>&1; then echo docker; else echo native; fi ;; \
 esac)
-endef
+
+# inside compose, Connect reaches PostgreSQL by its service name
+ifeq ($(STACK_MODE),docker)
+export ORDERFLOW_CONNECT_PG_HOST ?= postgres:5432
+endif
 
 up: build
-	@mode=$(stack_mode); echo "stack: $$mode"; \
+	@mode=$(STACK_MODE); echo "stack: $$mode"; \
 	if [ "$$mode" = docker ]; then $(COMPOSE) up -d --wait; else compose/native/stack.sh up; fi
 
+
 down:
-	@mode=$(stack_mode); \
+	@mode=$(STACK_MODE); \
 	if [ "$$mode" = docker ]; then $(COMPOSE) down; else compose/native/stack.sh down; fi
 
 status: build
-	@mode=$(stack_mode); \
+	@mode=$(STACK_MODE); \
 	if [ "$$mode" = docker ]; then $(COMPOSE) ps; else compose/native/stack.sh status; fi
 
 clean:
-	@mode=$(stack_mode); \
+	@mode=$(STACK_MODE); \
 	if [ "$$mode" = docker ]; then $(COMPOSE) down -v; else compose/native/stack.sh clean; fi
 	rm -rf bin
 

@@ -105,6 +105,25 @@ func WithDatabase(dsn string) OutboxOption {
 	}
 }
 
+// WithDatabaseHost overrides the host (and port, when given as host:port) at which the Connect
+// worker reaches PostgreSQL; empty leaves the DSN's.
+func WithDatabaseHost(hostport string) OutboxOption {
+	return func(c *Connector) error {
+		if hostport == "" {
+			return nil
+		}
+		host, port, found := strings.Cut(hostport, ":")
+		c.Config["database.hostname"] = host
+		if found {
+			if _, err := strconv.Atoi(port); err != nil {
+				return fmt.Errorf("outbox connector: database host %q: port is not a number", hostport)
+			}
+			c.Config["database.port"] = port
+		}
+		return nil
+	}
+}
+
 // WithOutboxTable captures schema.outbox instead of public.outbox, with a replication slot and a
 // publication of its own (so several connectors, e.g. one per test, never share them).
 func WithOutboxTable(schema string) OutboxOption {

@@ -23,7 +23,8 @@ func newConnectorsCmd(cfg *config.Config) *cobra.Command {
 
 	load := func() (connectors.Connector, error) {
 		if file == "" {
-			return connectors.OutboxConnector(connectors.WithDatabase(cfg.PGDSN))
+			return connectors.OutboxConnector(connectors.WithDatabase(cfg.PGDSN),
+				connectors.WithDatabaseHost(cfg.ConnectPGHost))
 		}
 		f, err := os.Open(file)
 		if err != nil {

@@ -25,21 +25,25 @@ const (
 
 // Config is the set of endpoints shared by orderflow's verbs.
 type Config struct {
-	Brokers     []string      // Kafka bootstrap servers
-	PGDSN       string        // PostgreSQL connection string (pgx)
-	RegistryURL string        // base URL of the Confluent-compatible registry API
-	ConnectURL  string        // base URL of the Kafka Connect REST API
-	Timeout     time.Duration // upper bound for one request to any of the above
+	Brokers     []string // Kafka bootstrap servers
+	PGDSN       string   // PostgreSQL connection string (pgx)
+	RegistryURL string   // base URL of the Confluent-compatible registry API
+	ConnectURL  string   // base URL of the Kafka Connect REST API
+	// ConnectPGHost is host[:port] at which the Connect worker reaches PostgreSQL, when it differs
+	// from the DSN's host (e.g. "postgres:5432" inside docker compose). Empty: the DSN's host.
+	ConnectPGHost string
+	Timeout       time.Duration // upper bound for one request to any of the above
 }
 
 // FromEnv returns the configuration from ORDERFLOW_* variables, with local defaults.
 func FromEnv() Config {
 	c := Config{
-		Brokers:     splitList(getenv("ORDERFLOW_BROKERS", DefaultBrokers)),
-		PGDSN:       getenv("ORDERFLOW_PG_DSN", defaultDSN()),
-		RegistryURL: strings.TrimRight(getenv("ORDERFLOW_REGISTRY_URL", DefaultRegistryURL), "/"),
-		ConnectURL:  strings.TrimRight(getenv("ORDERFLOW_CONNECT_URL", DefaultConnectURL), "/"),
-		Timeout:     10 * time.Second,
+		Brokers:       splitList(getenv("ORDERFLOW_BROKERS", DefaultBrokers)),
+		PGDSN:         getenv("ORDERFLOW_PG_DSN", defaultDSN()),
+		RegistryURL:   strings.TrimRight(getenv("ORDERFLOW_REGISTRY_URL", DefaultRegistryURL), "/"),
+		ConnectURL:    strings.TrimRight(getenv("ORDERFLOW_CONNECT_URL", DefaultConnectURL), "/"),
+		ConnectPGHost: getenv("ORDERFLOW_CONNECT_PG_HOST", ""),
+		Timeout:       10 * time.Second,
 	}
 	return c
 }

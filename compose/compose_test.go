@@ -1,0 +1,84 @@
+package compose
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+type composeFile struct {
+	Services map[string]struct {
+		Image       string         `yaml:"image"`
+		Command     []string       `yaml:"command"`
+		Ports       []string       `yaml:"ports"`
+		Volumes     []string       `yaml:"volumes"`
+		Environment map[string]any `yaml:"environment"`
+		Healthcheck *struct {
+			Test []string `yaml:"test"`
+		} `yaml:"healthcheck"`
+	} `yaml:"services"`
+	Volumes map[string]any `yaml:"volumes"`
+}
+
+// We cannot run Docker here, so the compose file is checked for what users rely on: the four
+// services from official images on the same ports as the native stack, each with a healthcheck
+// and a named volume, PostgreSQL with logical decoding, Connect with Debezium.
+func TestComposeFileMatchesNativeStack(t *testing.T) {
+	data, err := os.ReadFile("docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cf composeFile
+	if err := yaml.Unmarshal(data, &cf); err != nil {
+		t.Fatalf("docker-compose.yml does not parse: %v", err)
+	}
+	want := map[string]struct{ imagePrefix, hostPort string }{
+		"postgres": {"postgres:15", "5432"},
+		"kafka":    {"apache/kafka:4.3.1", "9092"},
+		"connect":  {"quay.io/debezium/connect:3.6.1.Final", "8083"},
+		"registry": {"apicurio/apicurio-registry:3.3.3", "8081"},
+	}
+	if len(cf.Services) != len(want) {
+		t.Errorf("services = %d, want exactly %d", len(cf.Services), len(want))
+	}
+	for name, w := range want {
+		s, ok := cf.Services[name]
+		if !ok {
+			t.Errorf("service %s is missing", name)
+			continue
+		}
+		if s.Image != w.imagePrefix {
+			t.Errorf("%s: image %q, want %q", name, s.Image, w.imagePrefix)
+		}
+		published := false
+		for _, p := range s.Ports {
+			if strings.HasPrefix(p, w.hostPort+":") {
+				published = true
+			}
+		}
+		if !published {
+			t.Errorf("%s: host port %s not published (ports %v)", name, w.hostPort, s.Ports)
+		}
+		if s.Healthcheck == nil || len(s.Healthcheck.Test) < 2 {
+			t.Errorf("%s: no healthcheck", name)
+		}
+		named := false
+		for _, v := range s.Volumes {
+			src := strings.SplitN(v, ":", 2)[0]
+			if _, ok := cf.Volumes[src]; ok {
+				named = true
+			}
+		}
+		if !named {
+			t.Errorf("%s: no named volume (volumes %v)", name, s.Volumes)
+		}
+	}
+	if cmd := strings.Join(cf.Services["postgres"].Command, " "); !strings.Contains(cmd, "wal_level=logical") {
+		t.Errorf("postgres must run with wal_level=logical, command is %q", cmd)
+	}
+	if _, ok := cf.Services["connect"].Environment["CONNECT_CONFIG_PROVIDERS"]; !ok {
+		t.Error("connect must enable the env config provider so connector configs carry no password")
+	}
+}

@@ -1,0 +1,83 @@
+package connectors
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestShippedOutboxConnectorIsValid(t *testing.T) {
+	c, err := OutboxConnector()
+	if err != nil {
+		t.Fatalf("the shipped outbox.json is rejected: %v", err)
+	}
+	for k, want := range map[string]string{
+		"connector.class":                  PostgresConnectorClass,
+		"snapshot.mode":                    "no_data",
+		"value.converter":                  "io.debezium.converters.BinaryDataConverter",
+		"key.converter":                    "org.apache.kafka.connect.storage.StringConverter",
+		"transforms.outbox.route.by.field": "aggregatetype",
+	} {
+		if c.Config[k] != want {
+			t.Errorf("%s = %q, want %q", k, c.Config[k], want)
+		}
+	}
+}
+
+func TestLoadRejectsBadFixtures(t *testing.T) {
+	want := map[string]string{ // fixture → text the error must contain
+		"decoderbufs.json":        "plugin.name",
+		"all-tables.json":         "publication.autocreate.mode",
+		"plaintext-password.json": "database.password",
+		"no-router.json":          "transforms.outbox.type",
+		"no-class.json":           "connector.class",
+		"unknown-field.json":      "configs",
+	}
+	files, _ := filepath.Glob("testdata/*.json")
+	if len(files) != len(want) {
+		t.Fatalf("testdata has %d fixtures, the test knows %d", len(files), len(want))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			r, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			_, err = Load(r)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), want[filepath.Base(f)]) {
+				t.Errorf("error %q does not name %q", err, want[filepath.Base(f)])
+			}
+		})
+	}
+}
+
+func TestWithOutboxTableGivesPrivateSlotAndPublication(t *testing.T) {
+	c, err := OutboxConnector(WithOutboxTable("capture_1"), WithDatabase("postgres://u@db.example:6543/shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(c.Config["table.include.list"], " ", c.Config["slot.name"], " ",
+		c.Config["publication.name"], " ", c.Config["database.hostname"], ":", c.Config["database.port"],
+		"/", c.Config["database.dbname"], " ", c.Config["database.user"])
+	if want := "capture_1.outbox capture_1_outbox capture_1_outbox db.example:6543/shop u"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if c.Config["database.password"] != "${env:ORDERFLOW_PG_PASSWORD}" {
+		t.Error("the DSN's password must not be copied into the connector config")
+	}
+	if _, err := OutboxConnector(WithOutboxTable(`x"; drop`)); err == nil {
+		t.Error("a schema name with quotes must be refused")
+	}
+}
+
+func ExampleTopicFor() {
+	c, _ := OutboxConnector()
+	fmt.Println(TopicFor(c, "order"))
+	// Output: orderflow.order.events
+}

@@ -1,0 +1,61 @@
+package kafka
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/IBM/sarama"
+)
+
+// Topic describes a topic orderflow owns.
+type Topic struct {
+	Name       string
+	Partitions int32
+	Compacted  bool              // cleanup.policy=compact (tables and changelogs)
+	Config     map[string]string // extra topic settings
+}
+
+// ErrPartitionMismatch is returned when an existing topic has a different partition count than
+// wanted: co-partitioned topics must agree, and Kafka cannot shrink a topic.
+var ErrPartitionMismatch = errors.New("partition count mismatch")
+
+// EnsureTopics creates the topics that do not exist and checks the partition count of those that
+// do. It is idempotent and never deletes or alters data.
+func EnsureTopics(admin sarama.ClusterAdmin, topics []Topic) error {
+	existing, err := admin.ListTopics()
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	var errs []error
+	for _, t := range topics {
+		if d, ok := existing[t.Name]; ok {
+			if d.NumPartitions != t.Partitions {
+				errs = append(errs, fmt.Errorf("topic %s has %d partitions, want %d: %w",
+					t.Name, d.NumPartitions, t.Partitions, ErrPartitionMismatch))
+			}
+			continue
+		}
+		cfg := map[string]*string{}
+		for k, v := range t.Config {
+			cfg[k] = &v
+		}
+		if t.Compacted {
+			compact := "compact"
+			cfg["cleanup.policy"] = &compact
+		}
+		err := admin.CreateTopic(t.Name, &sarama.TopicDetail{NumPartitions: t.Partitions, ReplicationFactor: 1, ConfigEntries: cfg}, false)
+		if err != nil && !errors.Is(err, sarama.ErrTopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("create topic %s: %w", t.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// NewAdmin returns a cluster admin with orderflow's client settings.
+func NewAdmin(brokers []string) (sarama.ClusterAdmin, error) {
+	admin, err := sarama.NewClusterAdmin(brokers, NewSaramaConfig("orderflow-admin"))
+	if err != nil {
+		return nil, fmt.Errorf("connect admin to %v: %w", brokers, err)
+	}
+	return admin, nil
+}
