@@ -18,10 +18,9 @@ build:
 	$(GO) build -o $(BIN) ./cmd/orderflow
 
 # docker when ORDERFLOW_STACK=docker, or auto and a Docker engine answers; native otherwise
-STACK_MODE := $(shell case "$(ORDERFLOW_STACK)" in \
-  docker) echo docker ;; native) echo native ;; \
-  *) if command -v docker >/dev/null 2>&1 && timeout 5 docker info >/dev/null 2>&1; then echo docker; else echo native; fi ;; \
-esac)
+STACK_MODE := $(shell if [ "$(ORDERFLOW_STACK)" = docker ] || [ "$(ORDERFLOW_STACK)" = native ]; then \
+  echo "$(ORDERFLOW_STACK)"; elif command -v docker >/dev/null 2>&1 && timeout 5 docker info >/dev/null 2>&1; then \
+  echo docker; else echo native; fi)
 
 # inside compose, Connect reaches PostgreSQL by its service name
 ifeq ($(STACK_MODE),docker)
