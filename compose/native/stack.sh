@@ -154,7 +154,7 @@ wait_port_free() { # a killed service's port may take a moment to close
 stop_pid() { # TERM, wait, then KILL
   local pid=$1 name=$2 deadline=$((SECONDS + 45))
   kill -TERM "$pid" 2>/dev/null || return 0
-  while kill -0 "$pid" 2>/dev/null; do
+  while alive "$pid"; do
     if [ $SECONDS -ge $deadline ]; then
       log "$name (pid $pid) did not stop in time; killing it"
       kill -KILL "$pid" 2>/dev/null || true
@@ -248,6 +248,7 @@ EOF
     echo "host replication all 127.0.0.1/32 scram-sha-256" >>"$pgdata/pg_hba.conf"
   fi
   stop_debian_default_cluster
+  remove_stale_postmaster_pid "$pgdata"
   wait_port_free "$PG_PORT"
   log "starting PostgreSQL $PG_MAJOR on :$PG_PORT"
   # postgres removes a stale postmaster.pid itself when its pid is not running
@@ -261,6 +262,20 @@ EOF
     || as_pg "$PG_BIN/createdb" -h "$pgdata" -p "$PG_PORT" -U postgres orderflow
   as_pg "$PG_BIN/psql" -h "$pgdata" -p "$PG_PORT" -U postgres -qtAc "SELECT 1 FROM pg_database WHERE datname='registry'" | grep -q 1 \
     || as_pg "$PG_BIN/createdb" -h "$pgdata" -p "$PG_PORT" -U postgres registry
+}
+
+alive() { # a pid that runs (a zombie, left by a kill -9 where nothing reaps it, does not)
+  [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+remove_stale_postmaster_pid() { # after a kill -9, postgres may refuse to start while its old pid lingers as a zombie
+  local f="$1/postmaster.pid" pid
+  [ -f "$f" ] || return 0
+  pid="$(head -1 "$f")"
+  if ! alive "$pid"; then
+    log "removing stale $f (pid $pid is gone)"
+    rm -f "$f"
+  fi
 }
 
 stop_postgres() {
