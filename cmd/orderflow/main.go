@@ -67,6 +67,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newStackCmd(&cfg),
 		newConnectorsCmd(&cfg),
+		newSchemasCmd(&cfg),
 	)
 	return root
 }

@@ -8,8 +8,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -216,4 +220,30 @@ func Header(m *sarama.ConsumerMessage, name string) string {
 		}
 	}
 	return ""
+}
+
+// DeleteSubjects removes (soft, then permanently) every registry subject starting with prefix.
+func DeleteSubjects(t testing.TB, registryURL, prefix string) {
+	resp, err := http.Get(registryURL + "/subjects")
+	if err != nil {
+		t.Logf("cleanup: list subjects: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	var subjects []string
+	if err := json.NewDecoder(resp.Body).Decode(&subjects); err != nil {
+		t.Logf("cleanup: list subjects: %v", err)
+		return
+	}
+	for _, s := range subjects {
+		if !strings.HasPrefix(s, prefix) {
+			continue
+		}
+		for _, q := range []string{"", "?permanent=true"} {
+			req, _ := http.NewRequest(http.MethodDelete, registryURL+"/subjects/"+url.PathEscape(s)+q, nil)
+			if r, err := http.DefaultClient.Do(req); err == nil {
+				r.Body.Close()
+			}
+		}
+	}
 }
