@@ -8,7 +8,7 @@ GO ?= go
 ORDERFLOW_STACK ?= auto
 COMPOSE := docker compose -f compose/docker-compose.yml
 BIN := bin/orderflow
-GO_TEST_FLAGS ?= -count=1 -v
+GO_TEST_FLAGS ?= -count=1 -v -timeout 10m
 
 export ORDERFLOW_BIN := $(CURDIR)/$(BIN)
 

@@ -220,12 +220,48 @@ func (e OrderStatusChanged) Metadata() Metadata { return e.Meta }
 // AvroName of the table value (it is state, not an event, so it has no metadata).
 func (OrderStatus) AvroName() string { return Namespace + ".OrderStatus" }
 
+// SkuOp is what a SkuCommand asks of the stock ledger.
+type SkuOp string
+
+// Stock ledger operations; SkuOpUnknown is the schema's default symbol.
+const (
+	SkuOpUnknown SkuOp = "UNKNOWN"
+	SkuOpHold    SkuOp = "HOLD"    // reserve quantity for the order if available
+	SkuOpRelease SkuOp = "RELEASE" // return the order's held quantity
+	SkuOpCommit  SkuOp = "COMMIT"  // the order shipped: the held quantity leaves stock
+)
+
+// SkuCommand: internal to inventory, keyed by SKU (reservations → inventory ledger).
+type SkuCommand struct {
+	Meta     Metadata `avro:"metadata"`
+	SKU      string   `avro:"sku"`
+	OrderID  string   `avro:"order_id"`
+	Op       SkuOp    `avro:"op"`
+	Quantity int32    `avro:"quantity"`
+}
+
+// SkuReply: internal to inventory, keyed by order id (inventory ledger → reservations).
+type SkuReply struct {
+	Meta      Metadata `avro:"metadata"`
+	OrderID   string   `avro:"order_id"`
+	SKU       string   `avro:"sku"`
+	Op        SkuOp    `avro:"op"`
+	Quantity  int32    `avro:"quantity"`
+	Granted   bool     `avro:"granted"`
+	Available int64    `avro:"available"`
+}
+
+func (SkuCommand) AvroName() string     { return Namespace + ".SkuCommand" }
+func (SkuReply) AvroName() string       { return Namespace + ".SkuReply" }
+func (e SkuCommand) Metadata() Metadata { return e.Meta }
+func (e SkuReply) Metadata() Metadata   { return e.Meta }
+
 // Types returns a zero value of every Go type with a shipped schema; codecs use it to map a
 // writer's record name to the type to decode into.
 func Types() []interface{ AvroName() string } {
 	return []interface{ AvroName() string }{
 		OrderPlaced{}, PaymentAuthorized{}, PaymentDeclined{}, PaymentRefunded{}, StockAdjusted{},
 		StockReserved{}, StockRejected{}, StockReleased{}, ShipmentCreated{}, OrderStatusChanged{},
-		OrderStatus{},
+		SkuCommand{}, SkuReply{}, OrderStatus{},
 	}
 }

@@ -56,6 +56,8 @@ func samples() []Named {
 		schemas.ShipmentCreated{Meta: meta("ShipmentCreated"), OrderID: "o-1", ShipmentID: "s-1", CreatedAt: at},
 		schemas.OrderStatusChanged{Meta: meta("OrderStatusChanged"), OrderID: "o-1", FromStatus: schemas.StatusPlaced,
 			ToStatus: schemas.StatusCancelled, Reason: &reason, Version: 2},
+		schemas.SkuCommand{Meta: meta("SkuCommand"), SKU: "SKU-1", OrderID: "o-1", Op: schemas.SkuOpHold, Quantity: 2},
+		schemas.SkuReply{Meta: meta("SkuReply"), OrderID: "o-1", SKU: "SKU-1", Op: schemas.SkuOpHold, Quantity: 2, Granted: true, Available: 8},
 		schemas.OrderStatus{OrderID: "o-1", Status: schemas.StatusCancelled, Reason: &reason, CustomerID: "c-1",
 			TotalMinor: 3098, Currency: "EUR", PlacedAt: ptr(at), CancelledAt: ptr(at.Add(time.Second)), Version: 2,
 			History:         []schemas.StatusEntry{{Status: schemas.StatusPlaced, At: at}, {Status: schemas.StatusCancelled, At: at.Add(time.Second)}},

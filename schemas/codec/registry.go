@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/riferrei/srclient"
+
+	"github.com/orderflow/orderflow/schemas"
 )
 
 // Registry is what the codec needs from a Confluent-compatible schema registry.
@@ -111,4 +113,18 @@ func (m *MemoryRegistry) IDOf(subject, schema string) (int, error) {
 		return 0, fmt.Errorf("subject %s: %w", subject, ErrNotFound)
 	}
 	return id, nil
+}
+
+// NewInMemory returns a Serde over a MemoryRegistry holding every shipped schema: for unit tests
+// of processors (goka's tester) and examples, where no registry runs.
+func NewInMemory() (*Serde, error) {
+	reg := NewMemoryRegistry()
+	all, err := schemas.All()
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range all {
+		reg.Register(s.Subject, s.Text)
+	}
+	return New(reg)
 }

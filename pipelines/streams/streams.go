@@ -1,0 +1,248 @@
+package streams
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lovoo/goka"
+	gokacodec "github.com/lovoo/goka/codec"
+	"github.com/lovoo/goka/storage"
+
+	"github.com/orderflow/orderflow/pipelines/kafka"
+	"github.com/orderflow/orderflow/schemas"
+	"github.com/orderflow/orderflow/schemas/codec"
+)
+
+// Header names shared with Debezium's outbox router.
+const (
+	HeaderEventID     = "id"
+	HeaderEventType   = "eventType"
+	HeaderTraceParent = "traceparent"
+)
+
+// Hasher is the Java-compatible murmur2 hasher every goka processor, view and emitter uses.
+func Hasher() func() hash.Hash32 { return kafka.NewMurmur2Hasher }
+
+// ProcessorOptions returns goka options with orderflow's sarama config (Kafka 4 protocol,
+// murmur2 placement, streams of a new group read from the oldest offset), storage under
+// stateDir/<group> and single-replica topic management.
+func ProcessorOptions(brokers []string, group goka.Group, stateDir string) []goka.ProcessorOption {
+	consumer := kafka.NewSaramaConfig(string(group))
+	producer := kafka.NewSaramaConfig(string(group))
+	tm := goka.NewTopicManagerConfig()
+	tm.Table.Replication = 1
+	tm.Stream.Replication = 1
+	return []goka.ProcessorOption{
+		goka.WithHasher(Hasher()),
+		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(consumer)),
+		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(kafka.NewSaramaConfig(string(group) + "-tables"))),
+		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(producer)),
+		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(kafka.NewSaramaConfig(string(group)+"-tm"), tm)),
+		goka.WithStorageBuilder(storage.DefaultBuilder(filepath.Join(stateDir, string(group)))),
+		goka.WithLogger(gokaLogger{slog.Default().With("group", string(group))}),
+	}
+}
+
+// ViewOptions returns goka view options matching ProcessorOptions.
+func ViewOptions(name, stateDir string) []goka.ViewOption {
+	tm := goka.NewTopicManagerConfig()
+	tm.Table.Replication = 1
+	return []goka.ViewOption{
+		goka.WithViewHasher(Hasher()),
+		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(kafka.NewSaramaConfig("view-" + name))),
+		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(kafka.NewSaramaConfig("view-"+name+"-tm"), tm)),
+		goka.WithViewStorageBuilder(storage.DefaultBuilder(filepath.Join(stateDir, "views", name))),
+		goka.WithViewLogger(gokaLogger{slog.Default().With("view", name)}),
+		goka.WithViewAutoReconnect(),
+	}
+}
+
+type gokaLogger struct{ l *slog.Logger }
+
+func (g gokaLogger) Print(v ...interface{})                 { g.l.Debug(fmt.Sprint(v...)) }
+func (g gokaLogger) Println(v ...interface{})               { g.l.Debug(fmt.Sprint(v...)) }
+func (g gokaLogger) Printf(format string, v ...interface{}) { g.l.Debug(fmt.Sprintf(format, v...)) }
+
+// Emit is one event a decision wants written.
+type Emit struct {
+	Topic goka.Stream
+	Key   string
+	Event schemas.Event
+}
+
+// Message is what a decision sees of the input besides the event.
+type Message struct {
+	Topic     string
+	Key       string
+	Timestamp time.Time // the Kafka record's timestamp: decisions use it as "now" so replay is deterministic
+}
+
+// ErrRejected marks an event that decodes but violates an invariant (e.g. quantity ≤ 0); it is
+// poison, not transient.
+var ErrRejected = errors.New("event rejected")
+
+// Rejectf returns an ErrRejected with a reason.
+func Rejectf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrRejected, fmt.Sprintf(format, args...))
+}
+
+// Poison is called for a message the processor cannot handle (undecodable or rejected); the
+// partition goes on with the next message.
+type Poison func(ctx goka.Context, kind string, err error)
+
+// LogPoison logs and skips.
+func LogPoison(processor string) Poison {
+	return func(ctx goka.Context, kind string, err error) {
+		slog.Warn("poison message skipped", "processor", processor, "topic", ctx.Topic(),
+			"partition", ctx.Partition(), "offset", ctx.Offset(), "kind", kind, "err", err)
+	}
+}
+
+// Decider is a processor's pure decision: given its state for the key (nil when none), one
+// event and the message, it returns the new state (nil to leave it unchanged) and the events
+// to emit.
+type Decider[S any] func(state *S, ev schemas.Event, msg Message) (*S, []Emit, error)
+
+// Callback adapts a Decider to goka: decode inside the callback (a bad payload is poison, not a
+// codec panic), skip non-events, run the decision, write state, emit with headers.
+func Callback[S any](serde *codec.Serde, decide Decider[S], poison Poison) goka.ProcessCallback {
+	return func(ctx goka.Context, msg any) {
+		data, _ := msg.([]byte)
+		decoded, err := decodeRetrying(ctx.Context(), serde, data)
+		if err != nil {
+			if codec.IsTransient(err) {
+				// Still unreachable after retrying: stop, so the message is redelivered after a
+				// restart rather than dead-lettered for a cause that is not the message's.
+				ctx.Fail(fmt.Errorf("decode: registry still unavailable: %w", err))
+			}
+			poison(ctx, string(codec.KindOf(err)), err)
+			return
+		}
+		ev, ok := decoded.(schemas.Event)
+		if !ok {
+			poison(ctx, "not_an_event", fmt.Errorf("%s is not an event", decoded.AvroName()))
+			return
+		}
+		var state *S
+		if v := ctx.Value(); v != nil {
+			s := v.(S)
+			state = &s
+		}
+		newState, emits, err := decide(state, ev, Message{Topic: string(ctx.Topic()), Key: ctx.Key(), Timestamp: ctx.Timestamp()})
+		if err != nil {
+			kind := "rejected"
+			if !errors.Is(err, ErrRejected) {
+				kind = "decision_error"
+			}
+			poison(ctx, kind, err)
+			return
+		}
+		if newState != nil {
+			ctx.SetValue(*newState)
+		}
+		trace := ctx.Headers()[HeaderTraceParent]
+		for _, e := range emits {
+			payload, err := serde.Encode(e.Event)
+			if err != nil {
+				ctx.Fail(fmt.Errorf("encode %s: %w", e.Event.AvroName(), err))
+			}
+			headers := goka.Headers{
+				HeaderEventID:   []byte(e.Event.Metadata().EventID),
+				HeaderEventType: []byte(e.Event.Metadata().EventType),
+			}
+			if len(trace) > 0 {
+				headers[HeaderTraceParent] = trace
+			}
+			ctx.Emit(e.Topic, e.Key, payload, goka.WithCtxEmitHeaders(headers))
+		}
+	}
+}
+
+// decodeRetrying retries transient failures (registry unreachable) with exponential backoff for
+// up to two minutes; poison errors return at once.
+func decodeRetrying(ctx context.Context, serde *codec.Serde, data []byte) (codec.Named, error) {
+	backoff := 100 * time.Millisecond
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		v, err := serde.Decode(data)
+		if err == nil || !codec.IsTransient(err) || time.Now().After(deadline) {
+			return v, err
+		}
+		slog.Warn("schema registry unavailable; retrying", "backoff", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// idNamespace derives deterministic event ids: an event emitted again for the same cause (after a
+// crash, on reprocessing) has the same id, so consumers deduplicate it.
+var idNamespace = uuid.MustParse("6f1d6a52-8f0e-4f43-9a4c-0c7f4f4a7b1e")
+
+// Meta returns the metadata of an event of eventType caused by cause: a deterministic event id
+// (from the cause's id, the type and discriminator), correlation id carried over, causation id
+// = the cause's event id, occurred_at = at.
+func Meta(eventType string, cause schemas.Metadata, orderID string, at time.Time, discriminator string) schemas.Metadata {
+	causeID := cause.EventID
+	var oid *string
+	if orderID != "" {
+		oid = &orderID
+	}
+	corr := cause.CorrelationID
+	if corr == "" {
+		corr = orderID
+	}
+	return schemas.Metadata{
+		EventID:       uuid.NewSHA1(idNamespace, []byte(causeID+"/"+eventType+"/"+discriminator)).String(),
+		EventType:     eventType,
+		OccurredAt:    at.UTC().Truncate(time.Millisecond),
+		OrderID:       oid,
+		CorrelationID: corr,
+		CausationID:   &causeID,
+	}
+}
+
+// JSONCodec is a goka.Codec for a processor's internal state (not an event: it never leaves the
+// processor's group table, so it needs no registry).
+type JSONCodec[T any] struct{}
+
+// Encode implements goka.Codec.
+func (JSONCodec[T]) Encode(value any) ([]byte, error) {
+	v, ok := value.(T)
+	if !ok {
+		return nil, fmt.Errorf("json codec: cannot encode %T", value)
+	}
+	return json.Marshal(v)
+}
+
+// Decode implements goka.Codec.
+func (JSONCodec[T]) Decode(data []byte) (any, error) {
+	var v T
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("json codec: %w", err)
+	}
+	return v, nil
+}
+
+// Run runs a processor until ctx ends and returns its error (nil on a clean stop).
+func Run(ctx context.Context, p *goka.Processor) error {
+	err := p.Run(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// Bytes is the codec of every event stream: payloads are decoded inside the callback, where a bad
+// one is poison instead of a codec error that would stop the processor.
+func Bytes() goka.Codec { return new(gokacodec.Bytes) }

@@ -1,0 +1,111 @@
+package payments
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/orderflow/orderflow/pipelines/streams"
+	"github.com/orderflow/orderflow/processors/proctest"
+	"github.com/orderflow/orderflow/schemas"
+)
+
+var msg = streams.Message{Timestamp: proctest.At}
+
+func TestDecision(t *testing.T) {
+	cases := []struct {
+		customer string
+		total    int64
+		ok       bool
+		reason   schemas.DeclineReason
+	}{
+		{"c-1", 500000, true, ""},
+		{"c-1", 500001, false, schemas.DeclineAmountOverLimit},
+		{"deny-7", 100, false, schemas.DeclineCustomerDenied},
+		{"deny-7", 900000, false, schemas.DeclineCustomerDenied},
+		{"c-deny-", 100, true, ""},
+	}
+	for _, c := range cases {
+		ok, reason := Decision(schemas.OrderPlaced{CustomerID: c.customer, TotalMinor: c.total})
+		if ok != c.ok || reason != c.reason {
+			t.Errorf("customer %q total %d: (%v, %q), want (%v, %q)", c.customer, c.total, ok, reason, c.ok, c.reason)
+		}
+	}
+}
+
+func types(emits []streams.Emit) []string {
+	var out []string
+	for _, e := range emits {
+		out = append(out, e.Event.Metadata().EventType)
+	}
+	return out
+}
+
+// Every arrival order of OrderPlaced and StockRejected ends with the customer not charged:
+// refunded when the payment came first, never authorized when the rejection came first.
+func TestStockRejectionInEitherOrder(t *testing.T) {
+	decide := Decide(proctest.Topology)
+	order := proctest.Order("o-1", "c-1", "SKU-1", 2)
+	rejected := schemas.StockRejected{Meta: proctest.Meta("StockRejected", "o-1"), OrderID: "o-1"}
+
+	s1, e1, _ := decide(nil, order, msg)
+	s2, e2, _ := decide(s1, rejected, msg)
+	if got := append(types(e1), types(e2)...); !slices.Equal(got, []string{"PaymentAuthorized", "PaymentRefunded"}) || s2.Status != Refunded {
+		t.Errorf("placed then rejected: emitted %v, status %s; want authorized then refunded", got, s2.Status)
+	}
+
+	r1, f1, _ := decide(nil, rejected, msg)
+	r2, f2, _ := decide(r1, order, msg)
+	if got := append(types(f1), types(f2)...); len(got) != 0 || r2.Status != NotCharged {
+		t.Errorf("rejected then placed: emitted %v, status %s; want nothing, NOT_CHARGED", got, r2.Status)
+	}
+}
+
+func TestDuplicateEventsChangeNothing(t *testing.T) {
+	decide := Decide(proctest.Topology)
+	order := proctest.Order("o-1", "c-1", "SKU-1", 2)
+	s1, _, _ := decide(nil, order, msg)
+	s2, emits, err := decide(s1, order, msg)
+	if err != nil || s2 != nil || len(emits) != 0 {
+		t.Fatalf("redelivered OrderPlaced: state %+v, emits %v, err %v; want no change", s2, emits, err)
+	}
+	// The same order under a new event id (a second outbox row) is not charged twice.
+	again := order
+	again.Meta = proctest.Meta("OrderPlaced", "o-1")
+	s3, emits, _ := decide(s1, again, msg)
+	if len(emits) != 0 || s3.Status != Authorized {
+		t.Errorf("second OrderPlaced for the same order emitted %v", types(emits))
+	}
+}
+
+func TestInvalidOrderIsRejected(t *testing.T) {
+	decide := Decide(proctest.Topology)
+	bad := proctest.Order("o-1", "c-1", "SKU-1", 0)
+	if _, _, err := decide(nil, bad, msg); err == nil {
+		t.Fatal("an order with quantity 0 must be rejected")
+	}
+}
+
+// Wiring through goka's tester: bytes in, decoded events out with id and type headers, a bad
+// payload skipped without stopping the processor.
+func TestProcessorWiring(t *testing.T) {
+	h := proctest.New(t, proctest.Serde(t), Group(proctest.Topology, proctest.Serde(t), streams.LogPoison("payments")))
+	out := h.Track(proctest.Topology.PaymentEvents())
+
+	h.FeedRaw(proctest.Topology.OrderEvents(), "o-bad", []byte("not avro"))
+	h.Feed(proctest.Topology.OrderEvents(), "o-1", proctest.Order("o-1", "c-1", "SKU-1", 1))
+	h.Feed(proctest.Topology.OrderEvents(), "o-2", proctest.Order("o-2", "deny-2", "SKU-1", 1))
+
+	got := out.All()
+	if fmt.Sprint(proctest.Types(got)) != "[PaymentAuthorized PaymentDeclined]" {
+		t.Fatalf("emitted %v", proctest.Types(got))
+	}
+	if got[0].Key != "o-1" || string(got[0].Headers[streams.HeaderEventType]) != "PaymentAuthorized" ||
+		string(got[0].Headers[streams.HeaderEventID]) != got[0].Event.(schemas.PaymentAuthorized).Meta.EventID {
+		t.Errorf("first emit: key %q headers %v", got[0].Key, got[0].Headers)
+	}
+	st := h.TT.TableValue(proctest.Topology.Table("payments"), "o-2").(State)
+	if st.Status != Declined {
+		t.Errorf("table value for o-2: %+v", st)
+	}
+}
