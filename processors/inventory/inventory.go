@@ -1,0 +1,112 @@
+package inventory
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/lovoo/goka"
+
+	"github.com/orderflow/orderflow/pipelines/streams"
+	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/schemas"
+	"github.com/orderflow/orderflow/schemas/codec"
+)
+
+// recentIDs bounds the per-SKU memory of applied event ids. Commands are idempotent by order
+// (a second HOLD of the same order grants nothing more; RELEASE and COMMIT of an order without
+// a hold do nothing), so the ids only guard stock adjustments against redelivery.
+const recentIDs = 64
+
+// State is the ledger's table value for one SKU.
+type State struct {
+	OnHand int64            `json:"on_hand"`
+	Holds  map[string]int32 `json:"holds,omitempty"` // order id → units held
+	Recent []string         `json:"recent,omitempty"`
+}
+
+// Held is the number of units held for orders.
+func (s State) Held() int64 {
+	var n int64
+	for _, q := range s.Holds {
+		n += int64(q)
+	}
+	return n
+}
+
+// Available is on hand minus held.
+func (s State) Available() int64 { return s.OnHand - s.Held() }
+
+// Decide is the stock ledger's pure decision function.
+func Decide(t topology.Topology) streams.Decider[State] {
+	return func(state *State, ev schemas.Event, msg streams.Message) (*State, []streams.Emit, error) {
+		var s State
+		if state != nil {
+			s = *state
+			s.Holds = maps.Clone(state.Holds)
+			s.Recent = slices.Clone(state.Recent)
+		}
+		id := ev.Metadata().EventID
+		if slices.Contains(s.Recent, id) {
+			return nil, nil, nil
+		}
+		var emits []streams.Emit
+		switch e := ev.(type) {
+		case schemas.StockAdjusted:
+			if e.SKU == "" || e.SKU != msg.Key {
+				return nil, nil, streams.Rejectf("StockAdjusted for SKU %q arrived under key %q", e.SKU, msg.Key)
+			}
+			if e.Available < 0 {
+				return nil, nil, streams.Rejectf("StockAdjusted %s: available %d < 0", e.SKU, e.Available)
+			}
+			s.OnHand = e.Available
+		case schemas.SkuCommand:
+			if e.SKU != msg.Key || e.OrderID == "" || e.Quantity <= 0 {
+				return nil, nil, streams.Rejectf("SkuCommand %s for SKU %q order %q quantity %d under key %q", e.Op, e.SKU, e.OrderID, e.Quantity, msg.Key)
+			}
+			if s.Holds == nil {
+				s.Holds = map[string]int32{}
+			}
+			switch e.Op {
+			case schemas.SkuOpHold:
+				granted := true
+				if _, held := s.Holds[e.OrderID]; !held {
+					granted = s.Available() >= int64(e.Quantity)
+					if granted {
+						s.Holds[e.OrderID] = e.Quantity
+					}
+				}
+				emits = append(emits, streams.Emit{Topic: t.SkuReplies(), Key: e.OrderID, Event: schemas.SkuReply{
+					Meta:    streams.Meta("SkuReply", e.Meta, e.OrderID, msg.Timestamp, ""),
+					OrderID: e.OrderID, SKU: e.SKU, Op: e.Op, Quantity: e.Quantity, Granted: granted, Available: s.Available(),
+				}})
+			case schemas.SkuOpRelease:
+				delete(s.Holds, e.OrderID)
+			case schemas.SkuOpCommit:
+				if q, held := s.Holds[e.OrderID]; held {
+					s.OnHand -= int64(q)
+					delete(s.Holds, e.OrderID)
+				}
+			default:
+				return nil, nil, streams.Rejectf("SkuCommand with unknown op %q", e.Op)
+			}
+		default:
+			return nil, nil, nil
+		}
+		s.Recent = append(s.Recent, id)
+		if len(s.Recent) > recentIDs {
+			s.Recent = s.Recent[len(s.Recent)-recentIDs:]
+		}
+		return &s, emits, nil
+	}
+}
+
+// Group defines the inventory ledger processor.
+func Group(t topology.Topology, serde *codec.Serde, poison streams.Poison) *goka.GroupGraph {
+	cb := streams.Callback(serde, Decide(t), poison)
+	return goka.DefineGroup(t.Group(topology.GroupInventory),
+		goka.Input(t.StockEvents(), streams.Bytes(), cb),
+		goka.Input(t.SkuCommands(), streams.Bytes(), cb),
+		goka.Output(t.SkuReplies(), streams.Bytes()),
+		goka.Persist(streams.JSONCodec[State]{}),
+	)
+}

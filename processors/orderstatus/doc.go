@@ -1,0 +1,19 @@
+// Package orderstatus joins every service's events into the order-status table, a Goka
+// processor.
+//
+// Consumes: OrderPlaced (<prefix>.order.events), payment events (<prefix>.payment.events),
+// inventory events (<prefix>.inventory.events) and ShipmentCreated (<prefix>.shipping.events),
+// all keyed by order id and co-partitioned.
+// Keeps: schemas.OrderStatus per order id in the group table <prefix>.order-status-table (Avro,
+// registered as orderflow.events.OrderStatus): status, cancel reason, the time of each step, a
+// history, a version and the ids of applied events. Views read this table (the API's GET
+// /orders/{id}).
+// Emits: OrderStatusChanged on <prefix>.order-status.changes, keyed by order id, on every change
+// of status or reason.
+//
+// The status is a function of the set of facts, never of their arrival order: each event sets
+// the time of its step; a cancellation wins over everything, PAYMENT_DECLINED over
+// OUT_OF_STOCK; otherwise the status is the latest step by event time (ties broken in step
+// order PLACED < PAYMENT_AUTHORIZED < INVENTORY_RESERVED < SHIPPED). The history lists the steps
+// by event time. So replaying the same events in any order rebuilds the same table.
+package orderstatus

@@ -1,0 +1,101 @@
+package reservations
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/orderflow/orderflow/pipelines/streams"
+	"github.com/orderflow/orderflow/processors/proctest"
+	"github.com/orderflow/orderflow/schemas"
+)
+
+var msg = streams.Message{Timestamp: proctest.At}
+
+func describe(emits []streams.Emit) string {
+	var out []string
+	for _, e := range emits {
+		switch ev := e.Event.(type) {
+		case schemas.SkuCommand:
+			out = append(out, fmt.Sprintf("%s %s×%d", ev.Op, ev.SKU, ev.Quantity))
+		default:
+			out = append(out, ev.Metadata().EventType)
+		}
+	}
+	return fmt.Sprint(out)
+}
+
+func reply(sku string, granted bool) schemas.SkuReply {
+	return schemas.SkuReply{Meta: proctest.Meta("SkuReply", "o-1"), OrderID: "o-1", SKU: sku, Op: schemas.SkuOpHold, Granted: granted}
+}
+
+func run(t *testing.T, evs ...schemas.Event) (*State, string) {
+	t.Helper()
+	decide := Decide(proctest.Topology)
+	var s *State
+	var all []streams.Emit
+	for _, ev := range evs {
+		next, emits, err := decide(s, ev, msg)
+		if err != nil {
+			t.Fatalf("%s: %v", ev.Metadata().EventType, err)
+		}
+		if next != nil {
+			s = next
+		}
+		all = append(all, emits...)
+	}
+	return s, describe(all)
+}
+
+func TestReservationSaga(t *testing.T) {
+	order := proctest.Order("o-1", "c-1", "A", 2, "B", 1, "A", 1) // A twice: 3 units in all
+	declined := schemas.PaymentDeclined{Meta: proctest.Meta("PaymentDeclined", "o-1"), OrderID: "o-1"}
+	shipped := schemas.ShipmentCreated{Meta: proctest.Meta("ShipmentCreated", "o-1"), OrderID: "o-1"}
+	cases := []struct {
+		name   string
+		events []schemas.Event
+		phase  string
+		emits  string
+	}{
+		{"all granted", []schemas.Event{order, reply("A", true), reply("B", true)}, Reserved,
+			"[HOLD A×3 HOLD B×1 StockReserved]"},
+		{"one short: undo the other hold", []schemas.Event{order, reply("B", false), reply("A", true)}, Rejected,
+			"[HOLD A×3 HOLD B×1 RELEASE A×3 StockRejected]"},
+		{"declined while pending", []schemas.Event{order, declined, reply("A", true), reply("B", true)}, Released,
+			"[HOLD A×3 HOLD B×1 RELEASE A×3 RELEASE B×1 StockReleased]"},
+		{"declined after reservation", []schemas.Event{order, reply("A", true), reply("B", true), declined}, Released,
+			"[HOLD A×3 HOLD B×1 StockReserved RELEASE A×3 RELEASE B×1 StockReleased]"},
+		{"declined before the order", []schemas.Event{declined, order}, Skipped, "[]"},
+		{"shipped: commit", []schemas.Event{order, reply("A", true), reply("B", true), shipped}, Committed,
+			"[HOLD A×3 HOLD B×1 StockReserved COMMIT A×3 COMMIT B×1]"},
+		{"duplicates change nothing", []schemas.Event{order, order, reply("A", true), reply("A", true), reply("B", true)}, Reserved,
+			"[HOLD A×3 HOLD B×1 StockReserved]"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, emits := run(t, c.events...)
+			if s.Phase != c.phase || emits != c.emits {
+				t.Errorf("phase %s emits %s\nwant  %s emits %s", s.Phase, emits, c.phase, c.emits)
+			}
+		})
+	}
+}
+
+func TestShortLinesNameTheShortSKU(t *testing.T) {
+	decide := Decide(proctest.Topology)
+	s, _, _ := decide(nil, proctest.Order("o-1", "c-1", "A", 5), msg)
+	r := reply("A", false)
+	r.Available = 2
+	_, emits, _ := decide(s, r, msg)
+	rej := emits[len(emits)-1].Event.(schemas.StockRejected)
+	if len(rej.ShortLines) != 1 || rej.ShortLines[0] != (schemas.ShortLine{SKU: "A", Requested: 5, Available: 2}) {
+		t.Errorf("short lines %+v", rej.ShortLines)
+	}
+}
+
+func TestShipmentOfUnreservedOrderIsRejected(t *testing.T) {
+	decide := Decide(proctest.Topology)
+	_, _, err := decide(nil, schemas.ShipmentCreated{Meta: proctest.Meta("ShipmentCreated", "o-1"), OrderID: "o-1"}, msg)
+	if err == nil {
+		t.Fatal("want a rejection")
+	}
+}
