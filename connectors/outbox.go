@@ -140,6 +140,17 @@ func WithOutboxTable(schema string) OutboxOption {
 	}
 }
 
+// WithTopicPrefix routes events to <prefix>.<aggregatetype>.events (default prefix: orderflow).
+func WithTopicPrefix(prefix string) OutboxOption {
+	return func(c *Connector) error {
+		if prefix == "" || strings.ContainsAny(prefix, "${} ") {
+			return fmt.Errorf("outbox connector: invalid topic prefix %q", prefix)
+		}
+		c.Config["transforms.outbox.route.topic.replacement"] = prefix + ".${routedByValue}.events"
+		return nil
+	}
+}
+
 // WithSetting sets any connector setting, e.g. slot.drop.on.stop for throwaway stacks.
 func WithSetting(key, value string) OutboxOption {
 	return func(c *Connector) error { c.Config[key] = value; return nil }

@@ -101,6 +101,9 @@ func Decide(t topology.Topology) streams.Decider[State] {
 			if e.Op != schemas.SkuOpHold || s.Phase != Pending {
 				return nil, nil, nil // acks of releases/commits, or a late duplicate
 			}
+			if s.Replies == nil {
+				s.Replies = map[string]Reply{} // an empty map does not survive the JSON table codec
+			}
 			if _, asked := s.Quantities[e.SKU]; !asked {
 				return nil, nil, streams.Rejectf("reply for SKU %s that order %s did not ask for", e.SKU, e.OrderID)
 			}

@@ -1,0 +1,396 @@
+// Package api is orderflow's HTTP API: the order service's front door and the read side of the
+// status views.
+//
+// Consumes: HTTP requests. Keeps: nothing. Emits: writes through orders.Store (an order and its
+// outbox event in one transaction) and reads through the views. Every error is JSON
+// {"error": "…"} with a 4xx status for bad input; a handler never panics out (a recovered panic
+// is a 500 with a message).
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/orderflow/orderflow/pipelines/orders"
+	"github.com/orderflow/orderflow/pipelines/views"
+	"github.com/orderflow/orderflow/schemas"
+)
+
+// MaxBody is the largest request body accepted.
+const MaxBody = 1 << 20
+
+// Orders is what the API needs of the order store.
+type Orders interface {
+	Place(ctx context.Context, req orders.NewOrder, idempotencyKey, traceparent string) (orders.Placed, error)
+	SetStock(ctx context.Context, sku string, available int64, traceparent string) (string, error)
+	Exists(ctx context.Context, orderID string) (bool, error)
+}
+
+// Reader is what the API needs of the views.
+type Reader interface {
+	Ready() bool
+	Status(orderID string) (schemas.OrderStatus, bool, error)
+	List(status schemas.Status, limit int) ([]schemas.OrderStatus, error)
+	Stock(sku string) (views.Stock, error)
+	WaitFor(ctx context.Context, orderID string, match func(schemas.OrderStatus) bool) (schemas.OrderStatus, bool, error)
+}
+
+// Server holds the API's dependencies.
+type Server struct {
+	orders     Orders
+	reader     Reader
+	maxTimeout time.Duration
+}
+
+// New returns the API handler.
+func New(o Orders, r Reader) http.Handler {
+	s := &Server{orders: o, reader: r, maxTimeout: 60 * time.Second}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /orders", s.placeOrder)
+	mux.HandleFunc("GET /orders/{id}", s.getOrder)
+	mux.HandleFunc("GET /orders", s.listOrders)
+	mux.HandleFunc("PUT /inventory/{sku}", s.setStock)
+	mux.HandleFunc("GET /inventory/{sku}", s.getStock)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !s.reader.Ready() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "recovering", "error": "views are still recovering their tables"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	return recoverJSON(jsonErrors(mux))
+}
+
+type orderResponse struct {
+	OrderID  string         `json:"order_id"`
+	Status   schemas.Status `json:"status"`
+	Reason   *string        `json:"reason"`
+	History  []historyEntry `json:"history"`
+	Version  int64          `json:"version"`
+	TimedOut *bool          `json:"timed_out,omitempty"`
+}
+
+type historyEntry struct {
+	Status schemas.Status `json:"status"`
+	At     time.Time      `json:"at"`
+}
+
+func toResponse(s schemas.OrderStatus) orderResponse {
+	r := orderResponse{OrderID: s.OrderID, Status: s.Status, Version: s.Version, History: []historyEntry{}}
+	if s.Reason != nil {
+		reason := string(*s.Reason)
+		r.Reason = &reason
+	}
+	for _, h := range s.History {
+		r.History = append(r.History, historyEntry{Status: h.Status, At: h.At})
+	}
+	return r
+}
+
+func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
+	var req orders.NewOrder
+	if !decodeBody(w, r, &req) {
+		return
+	}
+	placed, err := s.orders.Place(r.Context(), req, r.Header.Get("Idempotency-Key"), traceparent(r))
+	switch {
+	case errors.Is(err, orders.ErrInvalid):
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	case errors.Is(err, orders.ErrIdempotencyConflict):
+		writeError(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	case err != nil:
+		slog.Error("place order", "err", err)
+		writeError(w, http.StatusServiceUnavailable, "could not place the order: "+err.Error())
+		return
+	}
+	code := http.StatusCreated
+	if !placed.Created {
+		code = http.StatusOK
+	}
+	w.Header().Set("Location", "/orders/"+placed.OrderID)
+	writeJSON(w, code, map[string]string{"order_id": placed.OrderID, "status": string(schemas.StatusPlaced)})
+}
+
+var statusNames = map[string]schemas.Status{}
+
+func init() {
+	for _, st := range []schemas.Status{schemas.StatusPlaced, schemas.StatusPaymentAuthorized, schemas.StatusInventoryReserved,
+		schemas.StatusShipped, schemas.StatusCancelled} {
+		statusNames[string(st)] = st
+	}
+}
+
+var orderIDRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !orderIDRe.MatchString(id) {
+		writeError(w, http.StatusBadRequest, "malformed order id")
+		return
+	}
+	q := r.URL.Query()
+	waitFor := q.Get("wait_for")
+	var match func(schemas.OrderStatus) bool
+	if waitFor != "" {
+		if strings.EqualFold(waitFor, "terminal") {
+			match = func(st schemas.OrderStatus) bool { return st.Status.Terminal() }
+		} else if want, ok := statusNames[strings.ToUpper(waitFor)]; ok {
+			match = func(st schemas.OrderStatus) bool { return reached(st, want) }
+		} else {
+			writeError(w, http.StatusBadRequest, "wait_for must be a status (PLACED, PAYMENT_AUTHORIZED, INVENTORY_RESERVED, SHIPPED, CANCELLED) or terminal")
+			return
+		}
+	}
+	timeout := 10 * time.Second
+	if t := q.Get("timeout"); t != "" {
+		d, err := time.ParseDuration(t)
+		if err != nil || d < 0 || d > s.maxTimeout {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("timeout must be a duration between 0s and %s, e.g. 5s", s.maxTimeout))
+			return
+		}
+		timeout = d
+	}
+
+	var st schemas.OrderStatus
+	var found bool
+	var err error
+	timedOut := false
+	if match != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		st, found, err = s.reader.WaitFor(ctx, id, match)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err, timedOut = nil, true
+		}
+	} else {
+		st, found, err = s.reader.Status(id)
+	}
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "status view unavailable: "+err.Error())
+		return
+	}
+	if !found {
+		exists, err := s.orders.Exists(r.Context(), id)
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, "order store unavailable: "+err.Error())
+			return
+		}
+		if !exists {
+			writeError(w, http.StatusNotFound, "unknown order id "+id)
+			return
+		}
+		// placed, not yet captured into the status table
+		st = schemas.OrderStatus{OrderID: id, Status: schemas.StatusPlaced}
+	}
+	resp := toResponse(st)
+	if match != nil {
+		resp.TimedOut = &timedOut
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// reached reports whether the order is at (or past, for the step statuses) want.
+func reached(st schemas.OrderStatus, want schemas.Status) bool {
+	if st.Status == want {
+		return true
+	}
+	for _, h := range st.History {
+		if h.Status == want {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var status schemas.Status
+	if v := q.Get("status"); v != "" {
+		st, ok := statusNames[strings.ToUpper(v)]
+		if !ok {
+			writeError(w, http.StatusBadRequest, "unknown status "+v)
+			return
+		}
+		status = st
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "limit must be an integer between 1 and 1000")
+			return
+		}
+		limit = n
+	}
+	list, err := s.reader.List(status, limit)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "status view unavailable: "+err.Error())
+		return
+	}
+	out := make([]orderResponse, 0, len(list))
+	for _, st := range list {
+		out = append(out, toResponse(st))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"orders": out, "count": len(out)})
+}
+
+func (s *Server) setStock(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Available *int64 `json:"available"`
+	}
+	if !decodeBody(w, r, &body) {
+		return
+	}
+	if body.Available == nil {
+		writeError(w, http.StatusBadRequest, `body must be {"available": N}`)
+		return
+	}
+	sku := r.PathValue("sku")
+	eventID, err := s.orders.SetStock(r.Context(), sku, *body.Available, traceparent(r))
+	if errors.Is(err, orders.ErrInvalid) {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "could not set stock: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"sku": sku, "available": *body.Available, "event_id": eventID})
+}
+
+func (s *Server) getStock(w http.ResponseWriter, r *http.Request) {
+	sku := r.PathValue("sku")
+	if !orderIDRe.MatchString(sku) {
+		writeError(w, http.StatusBadRequest, "malformed sku")
+		return
+	}
+	st, err := s.reader.Stock(sku)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "inventory view unavailable: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sku": st.SKU, "available": st.Available, "reserved": st.Reserved})
+}
+
+// decodeBody reads one JSON object with no unknown fields from a body of at most MaxBody bytes.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("body holds more than one JSON value")
+	}
+	if err == nil {
+		if _, extra := io.Copy(io.Discard, r.Body); extra != nil {
+			err = extra
+		}
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", MaxBody))
+	case errors.Is(err, io.EOF):
+		writeError(w, http.StatusBadRequest, "empty body: a JSON object is required")
+	default:
+		writeError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
+	}
+	return false
+}
+
+// traceparent returns the request's W3C traceparent or starts a new trace.
+func traceparent(r *http.Request) string {
+	if tp := r.Header.Get("traceparent"); validTraceparent(tp) {
+		return tp
+	}
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return "00-" + hex.EncodeToString(b[:16]) + "-" + hex.EncodeToString(b[16:]) + "-01"
+}
+
+var traceparentRe = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$`)
+
+func validTraceparent(tp string) bool { return traceparentRe.MatchString(tp) }
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// jsonErrors turns the mux's plain-text 404 and 405 answers into JSON errors.
+func jsonErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, pattern := mux.Handler(r)
+		if pattern == "" {
+			rec := &statusRecorder{ResponseWriter: w}
+			mux.ServeHTTP(rec, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// statusRecorder replaces a plain-text error body with a JSON one.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	msg := http.StatusText(code)
+	if code == http.StatusMethodNotAllowed {
+		msg = "method not allowed on this path"
+	} else if code == http.StatusNotFound {
+		msg = "no such endpoint"
+	}
+	s.ResponseWriter.Header().Set("Content-Type", "application/json")
+	s.ResponseWriter.Header().Del("X-Content-Type-Options")
+	s.ResponseWriter.WriteHeader(code)
+	_ = json.NewEncoder(s.ResponseWriter).Encode(map[string]string{"error": msg})
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code != 0 {
+		return len(b), nil // the plain-text body is replaced
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func recoverJSON(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				slog.Error("panic in handler", "path", r.URL.Path, "panic", v)
+				writeError(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,18 @@
+CREATE TABLE IF NOT EXISTS {{schema}}.orders (
+    order_id        text        PRIMARY KEY,
+    customer_id     text        NOT NULL,
+    currency        text        NOT NULL,
+    total_minor     bigint      NOT NULL,
+    placed_at       timestamptz NOT NULL,
+    idempotency_key text        UNIQUE,
+    request_hash    text        NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS {{schema}}.order_lines (
+    order_id         text    NOT NULL REFERENCES {{schema}}.orders(order_id),
+    line_no          int     NOT NULL,
+    sku              text    NOT NULL,
+    quantity         int     NOT NULL CHECK (quantity > 0),
+    unit_price_minor bigint  NOT NULL CHECK (unit_price_minor >= 0),
+    PRIMARY KEY (order_id, line_no)
+);

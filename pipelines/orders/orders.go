@@ -1,0 +1,257 @@
+package orders
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/orderflow/orderflow/pipelines/outbox"
+	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/schemas"
+	"github.com/orderflow/orderflow/schemas/codec"
+)
+
+//go:embed migrate.sql
+var migrateSQL string
+
+// Limits on what one order may hold.
+const (
+	MaxItems    = 100
+	MaxQuantity = 1_000_000
+)
+
+var (
+	// ErrInvalid wraps every validation failure of a request (a 4xx for the API).
+	ErrInvalid = errors.New("invalid request")
+	// ErrIdempotencyConflict is returned when an Idempotency-Key is reused for another request.
+	ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
+)
+
+var (
+	currencyRe = regexp.MustCompile(`^[A-Z]{3}$`)
+	idRe       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+)
+
+// Item is one requested line.
+type Item struct {
+	SKU            string `json:"sku"`
+	Quantity       int64  `json:"quantity"`
+	UnitPriceCents int64  `json:"unit_price_cents"`
+}
+
+// NewOrder is a request to place an order.
+type NewOrder struct {
+	CustomerID string `json:"customer_id"`
+	Currency   string `json:"currency"`
+	Items      []Item `json:"items"`
+}
+
+// Validate reports the first problem of the request, wrapped in ErrInvalid.
+func (r NewOrder) Validate() error {
+	switch {
+	case !idRe.MatchString(r.CustomerID):
+		return fmt.Errorf("%w: customer_id must be 1-128 letters, digits or ._:- characters", ErrInvalid)
+	case !currencyRe.MatchString(r.Currency):
+		return fmt.Errorf("%w: currency must be a 3-letter ISO 4217 code such as EUR", ErrInvalid)
+	case len(r.Items) == 0:
+		return fmt.Errorf("%w: items must not be empty", ErrInvalid)
+	case len(r.Items) > MaxItems:
+		return fmt.Errorf("%w: at most %d items per order", ErrInvalid, MaxItems)
+	}
+	var total int64
+	for i, it := range r.Items {
+		switch {
+		case !idRe.MatchString(it.SKU):
+			return fmt.Errorf("%w: items[%d].sku must be 1-128 letters, digits or ._:- characters", ErrInvalid, i)
+		case it.Quantity <= 0:
+			return fmt.Errorf("%w: items[%d].quantity must be > 0", ErrInvalid, i)
+		case it.Quantity > MaxQuantity:
+			return fmt.Errorf("%w: items[%d].quantity must be ≤ %d", ErrInvalid, i, MaxQuantity)
+		case it.UnitPriceCents < 0 || it.UnitPriceCents > 1e12:
+			return fmt.Errorf("%w: items[%d].unit_price_cents must be between 0 and 10^12", ErrInvalid, i)
+		}
+		total += it.Quantity * it.UnitPriceCents
+	}
+	if total > 1e15 {
+		return fmt.Errorf("%w: order total too large", ErrInvalid)
+	}
+	return nil
+}
+
+// Total returns the order total in minor units.
+func (r NewOrder) Total() int64 {
+	var t int64
+	for _, it := range r.Items {
+		t += it.Quantity * it.UnitPriceCents
+	}
+	return t
+}
+
+func (r NewOrder) hash() string {
+	b, _ := json.Marshal(r)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Store writes orders and stock settings with their outbox events.
+type Store struct {
+	pool   *pgxpool.Pool
+	serde  *codec.Serde
+	schema string
+}
+
+// NewStore returns a store writing to tables and the outbox in schema.
+func NewStore(pool *pgxpool.Pool, serde *codec.Serde, schema string) *Store {
+	return &Store{pool: pool, serde: serde, schema: schema}
+}
+
+// Migrate creates the outbox, orders and order_lines tables (idempotent).
+func (s *Store) Migrate(ctx context.Context) error {
+	if err := outbox.Migrate(ctx, s.pool, s.schema); err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, strings.ReplaceAll(migrateSQL, "{{schema}}", s.schema)); err != nil {
+		return fmt.Errorf("orders: migrate %s: %w", s.schema, err)
+	}
+	return nil
+}
+
+// Placed is the result of Place.
+type Placed struct {
+	OrderID string
+	Created bool // false when an earlier request with the same idempotency key placed it
+	EventID string
+}
+
+// Place validates and stores the order with its OrderPlaced outbox event in one transaction.
+// With an idempotency key, a retried request returns the first order and writes nothing.
+func (s *Store) Place(ctx context.Context, req NewOrder, idempotencyKey, traceparent string) (Placed, error) {
+	if err := req.Validate(); err != nil {
+		return Placed{}, err
+	}
+	if idempotencyKey != "" && len(idempotencyKey) > 200 {
+		return Placed{}, fmt.Errorf("%w: Idempotency-Key longer than 200 characters", ErrInvalid)
+	}
+	hash := req.hash()
+	orderID := uuid.NewString()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var key any
+	if idempotencyKey != "" {
+		key = idempotencyKey
+	}
+
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return Placed{}, fmt.Errorf("orders: begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+
+	tag, err := tx.Exec(ctx, `INSERT INTO `+s.schema+`.orders
+		(order_id, customer_id, currency, total_minor, placed_at, idempotency_key, request_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING`,
+		orderID, req.CustomerID, req.Currency, req.Total(), now, key, hash)
+	if err != nil {
+		return Placed{}, fmt.Errorf("orders: insert order: %w", err)
+	}
+	if tag.RowsAffected() == 0 { // the key was used before
+		var existing, existingHash string
+		err := tx.QueryRow(ctx, `SELECT order_id, request_hash FROM `+s.schema+`.orders WHERE idempotency_key = $1`,
+			idempotencyKey).Scan(&existing, &existingHash)
+		if err != nil {
+			return Placed{}, fmt.Errorf("orders: read order of idempotency key: %w", err)
+		}
+		if existingHash != hash {
+			return Placed{}, ErrIdempotencyConflict
+		}
+		return Placed{OrderID: existing, Created: false}, nil
+	}
+
+	lines := make([][]any, len(req.Items))
+	event := schemas.OrderPlaced{OrderID: orderID, CustomerID: req.CustomerID, Currency: req.Currency,
+		TotalMinor: req.Total(), PlacedAt: now, Channel: schemas.ChannelAPI}
+	for i, it := range req.Items {
+		lines[i] = []any{orderID, i + 1, it.SKU, it.Quantity, it.UnitPriceCents}
+		event.Lines = append(event.Lines, schemas.OrderLine{SKU: it.SKU, Quantity: int32(it.Quantity), UnitPriceMinor: it.UnitPriceCents})
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.schema, "order_lines"},
+		[]string{"order_id", "line_no", "sku", "quantity", "unit_price_minor"}, pgx.CopyFromRows(lines)); err != nil {
+		return Placed{}, fmt.Errorf("orders: insert lines: %w", err)
+	}
+	eventID := uuid.New()
+	event.Meta = schemas.Metadata{EventID: eventID.String(), EventType: "OrderPlaced", OccurredAt: now,
+		OrderID: &orderID, CorrelationID: orderID}
+	payload, err := s.serde.Encode(event)
+	if err != nil {
+		return Placed{}, fmt.Errorf("orders: encode OrderPlaced: %w", err)
+	}
+	if _, err := outbox.Insert(ctx, tx, s.schema, outbox.Event{ID: eventID, AggregateType: topology.AggregateOrder,
+		AggregateID: orderID, Type: "OrderPlaced", Payload: payload, OccurredAt: now, TraceParent: traceparent}); err != nil {
+		return Placed{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return Placed{}, fmt.Errorf("orders: commit: %w", err)
+	}
+	return Placed{OrderID: orderID, Created: true, EventID: eventID.String()}, nil
+}
+
+// SetStock records that sku now has available units on hand, as a StockAdjusted outbox event
+// keyed by SKU.
+func (s *Store) SetStock(ctx context.Context, sku string, available int64, traceparent string) (string, error) {
+	if err := ValidateStock(sku, available); err != nil {
+		return "", err
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	eventID := uuid.New()
+	payload, err := s.serde.Encode(schemas.StockAdjusted{
+		Meta: schemas.Metadata{EventID: eventID.String(), EventType: "StockAdjusted", OccurredAt: now, CorrelationID: sku},
+		SKU:  sku, Available: available,
+	})
+	if err != nil {
+		return "", fmt.Errorf("orders: encode StockAdjusted: %w", err)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return "", fmt.Errorf("orders: begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := outbox.Insert(ctx, tx, s.schema, outbox.Event{ID: eventID, AggregateType: topology.AggregateStock,
+		AggregateID: sku, Type: "StockAdjusted", Payload: payload, OccurredAt: now, TraceParent: traceparent}); err != nil {
+		return "", err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return "", fmt.Errorf("orders: commit: %w", err)
+	}
+	return eventID.String(), nil
+}
+
+// ValidateStock reports a malformed stock setting, wrapped in ErrInvalid.
+func ValidateStock(sku string, available int64) error {
+	if !idRe.MatchString(sku) {
+		return fmt.Errorf("%w: sku must be 1-128 letters, digits or ._:- characters", ErrInvalid)
+	}
+	if available < 0 || available > 1e12 {
+		return fmt.Errorf("%w: available must be between 0 and 10^12", ErrInvalid)
+	}
+	return nil
+}
+
+// Exists reports whether the order was placed (it may not have reached the status table yet).
+func (s *Store) Exists(ctx context.Context, orderID string) (bool, error) {
+	var one int
+	err := s.pool.QueryRow(ctx, `SELECT 1 FROM `+s.schema+`.orders WHERE order_id = $1`, orderID).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -1,0 +1,330 @@
+//go:build integration
+
+package runner_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/orderflow/orderflow/connectors"
+	"github.com/orderflow/orderflow/pipelines/itest"
+	"github.com/orderflow/orderflow/pipelines/kafka"
+	"github.com/orderflow/orderflow/pipelines/runner"
+	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/schemas"
+	"github.com/orderflow/orderflow/schemas/gate"
+)
+
+// pipeline is a private deployment of the whole pipeline on the real stack: its own outbox
+// schema, connector, topics and groups, and one orderflow process running every processor and
+// the API.
+type pipeline struct {
+	t      *testing.T
+	base   string
+	topo   topology.Topology
+	schema string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startPipeline(t *testing.T) *pipeline {
+	cfg := itest.Stack(t)
+	pg := itest.PG(t, cfg)
+	ctx := itest.Context(t, 10*time.Minute)
+	suffix := itest.Suffix()
+	topo, err := topology.New("e2e" + suffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := "e2e_" + suffix
+	if err := topo.Apply(cfg.Brokers); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin, err := kafka.NewAdmin(cfg.Brokers)
+		if err == nil {
+			for _, tp := range topo.Topics() {
+				_ = admin.DeleteTopic(tp.Name)
+			}
+			admin.Close()
+		}
+	})
+	all, _ := schemas.All()
+	if _, err := gate.New(cfg.RegistryURL).Apply(ctx, all); err != nil {
+		t.Fatalf("schemas apply: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := runner.New(ctx, runner.Config{Endpoints: cfg, Topology: topo, Schema: schema, StateDir: t.TempDir(),
+		Processors: topology.Processors(), API: true, Listener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`) })
+	itest.OutboxConnector(t, cfg, pg, schema, connectors.WithTopicPrefix(topo.Prefix),
+		connectors.WithSetting("slot.drop.on.stop", "true"))
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	p := &pipeline{t: t, base: "http://" + ln.Addr().String(), topo: topo, schema: schema, cancel: cancel, done: make(chan error, 1)}
+	go func() { p.done <- app.Run(runCtx) }()
+	t.Cleanup(p.stop)
+	if err := itest.Eventually(ctx, func() error {
+		resp, err := http.Get(p.base + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("readyz %d", resp.StatusCode)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("pipeline never ready: %v", err)
+	}
+	return p
+}
+
+func (p *pipeline) stop() {
+	p.cancel()
+	select {
+	case err := <-p.done:
+		if err != nil {
+			p.t.Errorf("pipeline stopped with an error: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		p.t.Error("pipeline did not stop within 30s")
+	}
+}
+
+func (p *pipeline) call(method, path string, body any, out any) int {
+	p.t.Helper()
+	var rd bytes.Buffer
+	if body != nil {
+		json.NewEncoder(&rd).Encode(body)
+	}
+	req, _ := http.NewRequest(method, p.base+path, &rd)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Errorf("%s %s: %v", method, path, err) // not Fatal: workers call this from goroutines
+		return -1
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+type item struct {
+	SKU            string `json:"sku"`
+	Quantity       int    `json:"quantity"`
+	UnitPriceCents int64  `json:"unit_price_cents"`
+}
+
+type orderReq struct {
+	CustomerID string `json:"customer_id"`
+	Currency   string `json:"currency"`
+	Items      []item `json:"items"`
+}
+
+type orderResp struct {
+	OrderID  string  `json:"order_id"`
+	Status   string  `json:"status"`
+	Reason   *string `json:"reason"`
+	Version  int64   `json:"version"`
+	TimedOut bool    `json:"timed_out"`
+	History  []struct {
+		Status string `json:"status"`
+	} `json:"history"`
+}
+
+type planned struct {
+	req    orderReq
+	want   string // SHIPPED, or CANCELLED:<reason>; "" when contended (SHIPPED or OUT_OF_STOCK)
+	id     string
+	result orderResp
+}
+
+// 500 orders covering success, declined payment, out of stock and contention on a scarce SKU
+// all reach the expected terminal status through PostgreSQL → Debezium → Kafka → processors;
+// no SKU is oversold, stock is conserved, and a redelivered event changes nothing.
+func TestIntegrationOrderPipelineEndToEnd(t *testing.T) {
+	p := startPipeline(t)
+	stock := map[string]int64{"A": 10000, "B": 10000, "SCARCE": 30}
+	for sku, n := range stock {
+		if code := p.call("PUT", "/inventory/"+sku, map[string]int64{"available": n}, nil); code != 202 {
+			t.Fatalf("PUT /inventory/%s: %d", sku, code)
+		}
+	}
+	// Stock must be in the ledger before orders race for it.
+	ctx := itest.Context(t, 8*time.Minute)
+	for sku, n := range stock {
+		err := itest.Eventually(ctx, func() error {
+			var st struct{ Available int64 }
+			p.call("GET", "/inventory/"+sku, nil, &st)
+			if st.Available != n {
+				return fmt.Errorf("%s available %d, want %d", sku, st.Available, n)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var plan []*planned
+	add := func(n int, want string, mk func(i int) orderReq) {
+		for i := 0; i < n; i++ {
+			plan = append(plan, &planned{req: mk(len(plan)), want: want})
+		}
+	}
+	add(300, "SHIPPED", func(i int) orderReq {
+		return orderReq{fmt.Sprintf("c-%d", i), "EUR", []item{{"A", 1 + i%3, 1299}, {"B", 1, 500}}}
+	})
+	add(50, "CANCELLED:PAYMENT_DECLINED", func(i int) orderReq { return orderReq{fmt.Sprintf("deny-%d", i), "EUR", []item{{"A", 1, 100}}} })
+	add(30, "CANCELLED:PAYMENT_DECLINED", func(i int) orderReq { return orderReq{fmt.Sprintf("c-%d", i), "EUR", []item{{"B", 1, 600000}}} })
+	add(60, "", func(i int) orderReq { return orderReq{fmt.Sprintf("c-%d", i), "EUR", []item{{"SCARCE", 1, 100}}} })
+	add(30, "CANCELLED:OUT_OF_STOCK", func(i int) orderReq { return orderReq{fmt.Sprintf("c-%d", i), "EUR", []item{{"NONE", 1, 100}}} })
+	add(30, "CANCELLED:OUT_OF_STOCK", func(i int) orderReq {
+		return orderReq{fmt.Sprintf("c-%d", i), "EUR", []item{{"A", 2, 100}, {"NONE", 1, 100}}}
+	})
+	if len(plan) != 500 {
+		t.Fatalf("plan has %d orders", len(plan))
+	}
+
+	var wg sync.WaitGroup
+	work := make(chan *planned)
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range work {
+				var created orderResp
+				if code := p.call("POST", "/orders", o.req, &created); code != 201 {
+					t.Errorf("POST /orders: %d", code)
+					continue
+				}
+				o.id = created.OrderID
+				p.call("GET", "/orders/"+o.id+"?wait_for=terminal&timeout=60s", nil, &o.result)
+			}
+		}()
+	}
+	for _, o := range plan {
+		work <- o
+	}
+	close(work)
+	wg.Wait()
+
+	shipped := map[string]int64{}
+	scarceShipped := 0
+	for _, o := range plan {
+		got := o.result.Status
+		if o.result.Reason != nil {
+			got += ":" + *o.result.Reason
+		}
+		if o.result.TimedOut {
+			t.Errorf("order %s (%v) still %s after 60s", o.id, o.req, got)
+			continue
+		}
+		switch {
+		case o.want == "" && got != "SHIPPED" && got != "CANCELLED:OUT_OF_STOCK":
+			t.Errorf("contended order %s: %s", o.id, got)
+		case o.want != "" && got != o.want:
+			t.Errorf("order %s (%v): %s, want %s", o.id, o.req, got, o.want)
+		}
+		if got == "SHIPPED" {
+			for _, it := range o.req.Items {
+				shipped[it.SKU] += int64(it.Quantity)
+			}
+			if o.req.Items[0].SKU == "SCARCE" {
+				scarceShipped++
+			}
+		}
+	}
+	if scarceShipped != 30 {
+		t.Errorf("%d orders of SCARCE shipped, want exactly its stock of 30 (never oversold, none lost)", scarceShipped)
+	}
+	for sku, set := range map[string]int64{"A": 10000, "B": 10000, "SCARCE": 30, "NONE": 0} {
+		var st struct{ Available, Reserved int64 }
+		p.call("GET", "/inventory/"+sku, nil, &st)
+		if st.Available != set-shipped[sku] || st.Reserved != 0 {
+			t.Errorf("%s: available %d reserved %d; want %d (set %d − shipped %d) and 0", sku, st.Available, st.Reserved, set-shipped[sku], set, shipped[sku])
+		}
+	}
+	if t.Failed() {
+		return
+	}
+
+	// Debezium delivers at least once: redeliver every captured OrderPlaced of the first ten
+	// orders. Nothing may change: no second reservation, no status version bump.
+	cfg := itest.Stack(t)
+	ids := map[string]bool{}
+	before := map[string]orderResp{}
+	for _, o := range plan[:10] {
+		ids[o.id] = true
+		var r orderResp
+		p.call("GET", "/orders/"+o.id, nil, &r)
+		before[o.id] = r
+	}
+	var dups []*sarama.ConsumerMessage
+	itest.ConsumeUntil(itest.Context(t, time.Minute), cfg, string(p.topo.OrderEvents()), func(m *sarama.ConsumerMessage) bool {
+		if ids[string(m.Key)] {
+			dups = append(dups, m)
+		}
+		return len(dups) == len(ids)
+	})
+	producer, err := sarama.NewSyncProducer(cfg.Brokers, kafka.NewSaramaConfig("itest-dup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	for _, m := range dups {
+		var hdrs []sarama.RecordHeader
+		for _, h := range m.Headers {
+			hdrs = append(hdrs, *h)
+		}
+		part, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: m.Topic, Key: sarama.ByteEncoder(m.Key), Value: sarama.ByteEncoder(m.Value), Headers: hdrs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if part != m.Partition {
+			t.Errorf("our producer put key %s on partition %d, Debezium on %d", m.Key, part, m.Partition)
+		}
+	}
+	groups := map[string][]string{}
+	for _, g := range topology.Processors() {
+		groups[string(p.topo.Group(g))] = nil
+	}
+	groups[string(p.topo.Group(topology.GroupPayments))] = []string{string(p.topo.OrderEvents()), string(p.topo.InventoryEvents())}
+	groups[string(p.topo.Group(topology.GroupReservations))] = []string{string(p.topo.OrderEvents()), string(p.topo.SkuReplies())}
+	groups[string(p.topo.Group(topology.GroupOrderStatus))] = []string{string(p.topo.OrderEvents()), string(p.topo.ShippingEvents())}
+	groups[string(p.topo.Group(topology.GroupInventory))] = []string{string(p.topo.SkuCommands())}
+	if err := itest.WaitNoLag(itest.Context(t, 2*time.Minute), cfg, groups); err != nil {
+		t.Fatalf("processors did not consume the redelivered events: %v", err)
+	}
+	for id, b := range before {
+		var r orderResp
+		p.call("GET", "/orders/"+id, nil, &r)
+		if r.Version != b.Version || r.Status != b.Status {
+			t.Errorf("order %s changed after a redelivered event: version %d→%d, status %s→%s", id, b.Version, r.Version, b.Status, r.Status)
+		}
+	}
+	for sku, set := range map[string]int64{"A": 10000, "B": 10000} {
+		var st struct{ Available, Reserved int64 }
+		p.call("GET", "/inventory/"+sku, nil, &st)
+		if st.Available != set-shipped[sku] || st.Reserved != 0 {
+			t.Errorf("%s after redelivery: available %d reserved %d; want %d and 0", sku, st.Available, st.Reserved, set-shipped[sku])
+		}
+	}
+}

@@ -1,0 +1,133 @@
+// Package views serves reads of orderflow's tables: the order-status table (schemas.OrderStatus
+// per order id) and the inventory ledger (stock per SKU). Each is a goka view: a local copy of
+// the table's compacted changelog, recovered at start and then kept up to date.
+//
+// Consumes: the group-table topics of order-status and inventory. Keeps: the local copies.
+// Emits: nothing; the API reads through it. Ready reports whether both copies are recovered.
+package views
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lovoo/goka"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/orderflow/orderflow/pipelines/streams"
+	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/processors/inventory"
+	"github.com/orderflow/orderflow/processors/orderstatus"
+	"github.com/orderflow/orderflow/schemas"
+	"github.com/orderflow/orderflow/schemas/codec"
+)
+
+// Views holds the status and stock views.
+type Views struct {
+	status *goka.View
+	stock  *goka.View
+}
+
+// New creates the views of topology t (not yet running).
+func New(brokers []string, t topology.Topology, serde *codec.Serde, stateDir string) (*Views, error) {
+	status, err := goka.NewView(brokers, t.Table(topology.GroupOrderStatus), orderstatus.TableCodec(serde),
+		streams.ViewOptions(string(t.Group(topology.GroupOrderStatus)), stateDir)...)
+	if err != nil {
+		return nil, fmt.Errorf("views: order-status: %w", err)
+	}
+	stock, err := goka.NewView(brokers, t.Table(topology.GroupInventory), streams.JSONCodec[inventory.State]{},
+		streams.ViewOptions(string(t.Group(topology.GroupInventory)), stateDir)...)
+	if err != nil {
+		return nil, fmt.Errorf("views: inventory: %w", err)
+	}
+	return &Views{status: status, stock: stock}, nil
+}
+
+// Run runs both views until ctx ends.
+func (v *Views) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, view := range []*goka.View{v.status, v.stock} {
+		g.Go(func() error {
+			err := view.Run(ctx)
+			if errors.Is(err, context.Canceled) {
+				return nil
+			}
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+// Ready reports whether both views have recovered their tables.
+func (v *Views) Ready() bool { return v.status.Recovered() && v.stock.Recovered() }
+
+// Status returns the status of an order; ok is false when the table has no entry for it.
+func (v *Views) Status(orderID string) (schemas.OrderStatus, bool, error) {
+	val, err := v.status.Get(orderID)
+	if err != nil || val == nil {
+		return schemas.OrderStatus{}, false, err
+	}
+	return val.(schemas.OrderStatus), true, nil
+}
+
+// List returns up to limit orders with the given status ("" for any), in key order.
+func (v *Views) List(status schemas.Status, limit int) ([]schemas.OrderStatus, error) {
+	it, err := v.status.Iterator()
+	if err != nil {
+		return nil, err
+	}
+	defer it.Release()
+	var out []schemas.OrderStatus
+	for it.Next() && len(out) < limit {
+		val, err := it.Value()
+		if err != nil {
+			return nil, err
+		}
+		s, ok := val.(schemas.OrderStatus)
+		if ok && (status == "" || s.Status == status) {
+			out = append(out, s)
+		}
+	}
+	return out, it.Err()
+}
+
+// Stock is the inventory of one SKU.
+type Stock struct {
+	SKU       string `json:"sku"`
+	Available int64  `json:"available"`
+	Reserved  int64  `json:"reserved"`
+	OnHand    int64  `json:"on_hand"`
+}
+
+// Stock returns the stock of a SKU (all zero for a SKU never set).
+func (v *Views) Stock(sku string) (Stock, error) {
+	val, err := v.stock.Get(sku)
+	if err != nil {
+		return Stock{}, err
+	}
+	st, _ := val.(inventory.State)
+	return Stock{SKU: sku, Available: st.Available(), Reserved: st.Held(), OnHand: st.OnHand}, nil
+}
+
+// WaitFor polls the status view until match accepts the order's status or ctx ends; it returns
+// the last status seen. Polling (every 10 ms) keeps read-your-writes simple for a caller that
+// just placed the order.
+func (v *Views) WaitFor(ctx context.Context, orderID string, match func(schemas.OrderStatus) bool) (schemas.OrderStatus, bool, error) {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s, ok, err := v.Status(orderID)
+		if err != nil {
+			return s, ok, err
+		}
+		if ok && match(s) {
+			return s, true, nil
+		}
+		select {
+		case <-ctx.Done():
+			return s, ok, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
