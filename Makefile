@@ -12,7 +12,7 @@ GO_TEST_FLAGS ?= -count=1 -v -timeout 10m
 
 export ORDERFLOW_BIN := $(CURDIR)/$(BIN)
 
-.PHONY: build up down status clean test test-unit test-integration lint fmt
+.PHONY: build up down status clean demo test test-unit test-integration fmt
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orderflow
@@ -33,6 +33,7 @@ up: build
 
 
 down:
+	@compose/app.sh stop
 	@mode=$(STACK_MODE); \
 	if [ "$$mode" = docker ]; then $(COMPOSE) down; else compose/native/stack.sh down; fi
 
@@ -41,9 +42,25 @@ status: build
 	if [ "$$mode" = docker ]; then $(COMPOSE) ps; else compose/native/stack.sh status; fi
 
 clean:
+	@compose/app.sh stop
 	@mode=$(STACK_MODE); \
 	if [ "$$mode" = docker ]; then $(COMPOSE) down -v; else compose/native/stack.sh clean; fi
 	rm -rf bin
+
+# The main job: the stack, the pipeline, 1000 orders through every path, a summary. Leaves
+# everything running until `make down`.
+DEMO_ORDERS ?= 1000
+demo: up
+	bin/orderflow setup
+	compose/app.sh start
+	bin/orderflow load --orders $(DEMO_ORDERS)
+	@echo
+	@echo "orderflow keeps running (API on http://localhost:8080) until 'make down'. Try:"
+	@echo "  curl -s -XPOST localhost:8080/orders -H 'Content-Type: application/json' \\"
+	@echo "       -d '{\"customer_id\":\"c-1\",\"currency\":\"EUR\",\"items\":[{\"sku\":\"SKU-1\",\"quantity\":2,\"unit_price_cents\":1299}]}'"
+	@echo "  curl -s 'localhost:8080/orders/<order_id>?wait_for=terminal&timeout=5s'"
+	@echo "  curl -s 'localhost:8080/orders?status=CANCELLED&limit=5'"
+	@echo "  curl -s localhost:8080/inventory/SKU-1"
 
 # Unit tests need no services; integration tests run against the stack `make up` provides.
 test: test-unit up test-integration

@@ -68,6 +68,11 @@ func newRootCmd() *cobra.Command {
 		newStackCmd(&cfg),
 		newConnectorsCmd(&cfg),
 		newSchemasCmd(&cfg),
+		newTopicsCmd(&cfg),
+		newSetupCmd(&cfg),
+		newRunCmd(&cfg, "run", "Run the processors and the API in one process (or some of them: --processors, --api)", "all", true),
+		newRunCmd(&cfg, "api", "Run only the HTTP API and its views", "none", true),
+		newLoadCmd(),
 	)
 	return root
 }

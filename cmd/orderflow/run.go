@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/orderflow/orderflow/pipelines/config"
+	"github.com/orderflow/orderflow/pipelines/runner"
+	"github.com/orderflow/orderflow/pipelines/topology"
+)
+
+// deployment flags shared by run, api, topics and setup.
+type deployment struct {
+	prefix     string
+	partitions int32
+	schema     string
+}
+
+func (d *deployment) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&d.prefix, "prefix", envOr("ORDERFLOW_PREFIX", topology.DefaultPrefix), "topic and group prefix of the deployment (env ORDERFLOW_PREFIX)")
+	cmd.Flags().Int32Var(&d.partitions, "partitions", topology.DefaultPartitions, "partitions of every co-partitioned topic")
+	cmd.Flags().StringVar(&d.schema, "schema", "public", "PostgreSQL schema of the orders and outbox tables")
+}
+
+func (d *deployment) topology() (topology.Topology, error) {
+	t, err := topology.New(d.prefix)
+	t.Partitions = d.partitions
+	return t, err
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func newRunCmd(cfg *config.Config, name, short string, defaultProcessors string, defaultAPI bool) *cobra.Command {
+	var d deployment
+	var processors, addr, stateDir, groupSuffix string
+	var api bool
+	cmd := &cobra.Command{
+		Use:   name,
+		Short: short,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			t, err := d.topology()
+			if err != nil {
+				return err
+			}
+			t.GroupSuffix = groupSuffix
+			var procs []string
+			switch processors {
+			case "all":
+				procs = topology.Processors()
+			case "", "none":
+			default:
+				for _, p := range strings.Split(processors, ",") {
+					procs = append(procs, strings.TrimSpace(p))
+				}
+			}
+			app, err := runner.New(cmd.Context(), runner.Config{Endpoints: *cfg, Topology: t, Schema: d.schema,
+				StateDir: stateDir, Processors: procs, API: api, APIAddr: addr})
+			if err != nil {
+				return err
+			}
+			return app.Run(cmd.Context())
+		},
+	}
+	d.bind(cmd)
+	cmd.Flags().StringVar(&processors, "processors", defaultProcessors,
+		fmt.Sprintf("processors to run: all, none, or a comma list of %v", topology.Processors()))
+	cmd.Flags().BoolVar(&api, "api", defaultAPI, "serve the HTTP API and its views")
+	cmd.Flags().StringVar(&addr, "addr", envOr("ORDERFLOW_API_ADDR", ":8080"), "API listen address (env ORDERFLOW_API_ADDR)")
+	cmd.Flags().StringVar(&stateDir, "state-dir", envOr("ORDERFLOW_STATE_DIR", filepath.Join(os.TempDir(), "orderflow-state")),
+		"local storage of tables and views (env ORDERFLOW_STATE_DIR); give each instance its own")
+	cmd.Flags().StringVar(&groupSuffix, "table-version", "", "suffix of the groups and tables to use (blue/green table versions)")
+	return cmd
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs orderflow itself (processors + API, `orderflow run`) in the background for `make demo`,
+# next to whichever stack `make up` started. Same run directory and pid bookkeeping as the
+# native stack: `make down` stops it too.
+#
+#   app.sh start    start `orderflow run` unless it runs; wait until /readyz answers 200
+#   app.sh stop     stop it (by pid)
+#   app.sh status   print its pid and readiness
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+RUN_DIR="${ORDERFLOW_RUN_DIR:-$REPO/.run}"
+BIN="${ORDERFLOW_BIN:-$REPO/bin/orderflow}"
+ADDR="${ORDERFLOW_API_ADDR:-:8080}"
+URL="http://127.0.0.1:${ADDR##*:}"
+PIDFILE="$RUN_DIR/pids/orderflow.pid"
+
+log() { printf '%s app: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+pid() {
+  [ -f "$PIDFILE" ] || return 0
+  local p
+  p="$(cat "$PIDFILE")"
+  if [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' <"/proc/$p/cmdline" | grep -qF -- "$RUN_DIR/state"; then echo "$p"; else rm -f "$PIDFILE"; fi
+}
+
+ready() { curl -fs --max-time 2 -o /dev/null "$URL/readyz"; }
+
+case "${1:-}" in
+  start)
+    mkdir -p "$RUN_DIR/pids" "$RUN_DIR/logs" "$RUN_DIR/state"
+    if [ -z "$(pid)" ]; then
+      log "starting orderflow run (API on $ADDR, log $RUN_DIR/logs/orderflow.log)"
+      ORDERFLOW_API_ADDR="$ADDR" setsid nohup "$BIN" run --state-dir "$RUN_DIR/state" >>"$RUN_DIR/logs/orderflow.log" 2>&1 </dev/null &
+      echo $! >"$PIDFILE"
+    fi
+    deadline=$((SECONDS + ${ORDERFLOW_START_TIMEOUT:-180}))
+    until ready; do
+      [ -n "$(pid)" ] || { log "orderflow exited; see $RUN_DIR/logs/orderflow.log"; tail -5 "$RUN_DIR/logs/orderflow.log" >&2; exit 1; }
+      [ $SECONDS -lt $deadline ] || { log "orderflow not ready in time; see $RUN_DIR/logs/orderflow.log"; exit 1; }
+      sleep 0.3
+    done
+    log "orderflow is ready at $URL (pid $(pid))"
+    ;;
+  stop)
+    p="$(pid)"
+    if [ -n "$p" ]; then
+      log "stopping orderflow (pid $p)"
+      kill -TERM "$p" 2>/dev/null || true
+      for _ in $(seq 1 100); do [ -r "/proc/$p/stat" ] && [ "$(awk '{print $3}' "/proc/$p/stat")" != Z ] || break; sleep 0.2; done
+      kill -KILL "$p" 2>/dev/null || true
+      rm -f "$PIDFILE"
+    fi
+    ;;
+  status)
+    p="$(pid)"
+    if [ -z "$p" ]; then echo "orderflow  -  stopped"; exit 1; fi
+    if ready; then echo "orderflow  $p  ready ($URL)"; else echo "orderflow  $p  not ready"; fi
+    ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,305 @@
+// Package loadgen places orders through orderflow's HTTP API with a deterministic mix that
+// exercises every path (shipped, payment declined, out of stock, contention on a scarce SKU),
+// waits until each order is terminal, and reports counts and latencies.
+//
+// Consumes: the API. Keeps: per-order results in memory. Emits: a summary.
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+)
+
+// SKUs the mix uses.
+const (
+	SkuScarce = "SKU-SCARCE"
+	SkuGone   = "SKU-GONE"
+)
+
+// Config of a load run.
+type Config struct {
+	API         string        // base URL, e.g. http://localhost:8080
+	Orders      int           // number of orders
+	Rate        float64       // orders per second (0: as fast as Concurrency allows)
+	Concurrency int           // requests in flight
+	Seed        bool          // set the mix's stock first
+	Wait        time.Duration // how long each order may take to become terminal
+	Progress    io.Writer     // progress bar destination (nil: none)
+	HTTP        *http.Client
+}
+
+// Order is one planned request.
+type Order struct {
+	CustomerID string `json:"customer_id"`
+	Currency   string `json:"currency"`
+	Items      []Item `json:"items"`
+}
+
+// Item is one line of a request.
+type Item struct {
+	SKU            string `json:"sku"`
+	Quantity       int    `json:"quantity"`
+	UnitPriceCents int64  `json:"unit_price_cents"`
+}
+
+// Stock returns the stock the mix expects for n orders: plenty of SKU-1..4, one scarce SKU with
+// a quarter as many units as orders wanting it, and one SKU with none.
+func Stock(n int) map[string]int64 {
+	return map[string]int64{"SKU-1": 1_000_000, "SKU-2": 1_000_000, "SKU-3": 1_000_000, "SKU-4": 1_000_000,
+		SkuScarce: int64(max(1, n/40)), SkuGone: 0}
+}
+
+// Mix returns order i of the deterministic mix: 70% ordinary (shipped), 5% denied customers,
+// 5% over the payment limit, 10% on the scarce SKU (contention), 5% on an SKU with no stock, 5%
+// with one good and one missing line (all-or-nothing reservation).
+func Mix(i int) Order {
+	c := fmt.Sprintf("c-%d", i)
+	sku := fmt.Sprintf("SKU-%d", 1+i%4)
+	switch i % 20 {
+	case 14:
+		return Order{"deny-" + c, "EUR", []Item{{sku, 1, 1999}}}
+	case 15:
+		return Order{c, "EUR", []Item{{sku, 1, 600000}}}
+	case 16, 17:
+		return Order{c, "EUR", []Item{{SkuScarce, 1, 2500}}}
+	case 18:
+		return Order{c, "EUR", []Item{{SkuGone, 1, 999}}}
+	case 19:
+		return Order{c, "EUR", []Item{{sku, 2, 999}, {SkuGone, 1, 999}}}
+	default:
+		return Order{c, "EUR", []Item{{sku, 1 + i%3, 999 + int64(i%5)*1000}, {fmt.Sprintf("SKU-%d", 1+(i+1)%4), 1, 499}}}
+	}
+}
+
+// Result of a load run.
+type Result struct {
+	Placed    int
+	Failed    int            // POST failed or the order did not become terminal in time
+	Outcomes  map[string]int // "SHIPPED", "CANCELLED/PAYMENT_DECLINED", …
+	Latencies []time.Duration
+	Elapsed   time.Duration // first POST to last terminal status
+}
+
+// Percentile returns the p-th percentile (0 < p ≤ 100) of the POST → terminal latencies.
+func (r Result) Percentile(p float64) time.Duration {
+	if len(r.Latencies) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), r.Latencies...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	idx := int(float64(len(s))*p/100+0.5) - 1
+	return s[min(max(idx, 0), len(s)-1)]
+}
+
+// Summary writes the outcome table.
+func (r Result) Summary(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "OUTCOME\tORDERS")
+	keys := make([]string, 0, len(r.Outcomes))
+	for k := range r.Outcomes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%d\n", k, r.Outcomes[k])
+	}
+	fmt.Fprintf(tw, "total\t%d\n", r.Placed)
+	tw.Flush()
+	rate := 0.0
+	if r.Elapsed > 0 {
+		rate = float64(r.Placed) / r.Elapsed.Seconds()
+	}
+	fmt.Fprintf(w, "\nelapsed (first POST → last terminal): %s  (%.0f orders/s)\n", r.Elapsed.Round(time.Millisecond), rate)
+	fmt.Fprintf(w, "POST → terminal: p50 %s  p90 %s  p99 %s  max %s\n", r.Percentile(50).Round(time.Millisecond),
+		r.Percentile(90).Round(time.Millisecond), r.Percentile(99).Round(time.Millisecond), r.Percentile(100).Round(time.Millisecond))
+	if r.Failed > 0 {
+		fmt.Fprintf(w, "FAILED: %d orders did not complete\n", r.Failed)
+	}
+}
+
+// Run seeds stock (optionally), places cfg.Orders orders and waits for each to be terminal.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: cfg.Wait + 30*time.Second}
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 32
+	}
+	if cfg.Wait <= 0 {
+		cfg.Wait = time.Minute
+	}
+	cfg.API = strings.TrimRight(cfg.API, "/")
+	if cfg.Seed {
+		if err := seed(ctx, cfg, Stock(cfg.Orders)); err != nil {
+			return Result{}, err
+		}
+	}
+	var bar *progressbar.ProgressBar
+	if cfg.Progress != nil {
+		bar = progressbar.NewOptions(cfg.Orders, progressbar.OptionSetWriter(cfg.Progress),
+			progressbar.OptionSetDescription("orders terminal"), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("orders"), progressbar.OptionThrottle(200*time.Millisecond))
+	}
+
+	res := Result{Outcomes: map[string]int{}}
+	var mu sync.Mutex
+	jobs := make(chan int)
+	intended := make([]time.Time, cfg.Orders)
+	start := time.Now()
+	var last time.Time
+	var wg sync.WaitGroup
+	for w := 0; w < cfg.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				outcome, err := placeAndWait(ctx, cfg, Mix(i))
+				done := time.Now()
+				mu.Lock()
+				res.Placed++
+				if err != nil {
+					res.Failed++
+					res.Outcomes["FAILED: "+shortErr(err)]++
+				} else {
+					res.Outcomes[outcome]++
+					res.Latencies = append(res.Latencies, done.Sub(intended[i]))
+					if done.After(last) {
+						last = done
+					}
+				}
+				mu.Unlock()
+				if bar != nil {
+					_ = bar.Add(1)
+				}
+			}
+		}()
+	}
+	for i := 0; i < cfg.Orders; i++ {
+		// Requests are scheduled at their intended time and latency counts from it, so a stall
+		// shows in the figures instead of delaying later sends (coordinated omission).
+		intended[i] = time.Now()
+		if cfg.Rate > 0 {
+			intended[i] = start.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
+			if d := time.Until(intended[i]); d > 0 {
+				select {
+				case <-ctx.Done():
+				case <-time.After(d):
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	res.Elapsed = last.Sub(start)
+	return res, ctx.Err()
+}
+
+func shortErr(err error) string {
+	s := err.Error()
+	if len(s) > 60 {
+		s = s[:60]
+	}
+	return s
+}
+
+// placeAndWait POSTs the order, then long-polls until it is terminal; it returns
+// "STATUS" or "CANCELLED/REASON".
+func placeAndWait(ctx context.Context, cfg Config, o Order) (string, error) {
+	var placed struct {
+		OrderID string `json:"order_id"`
+	}
+	if code, err := call(ctx, cfg.HTTP, http.MethodPost, cfg.API+"/orders", o, &placed); err != nil || code != http.StatusCreated {
+		return "", fmt.Errorf("POST /orders: %d %v", code, err)
+	}
+	var st struct {
+		Status   string  `json:"status"`
+		Reason   *string `json:"reason"`
+		TimedOut bool    `json:"timed_out"`
+	}
+	url := fmt.Sprintf("%s/orders/%s?wait_for=terminal&timeout=%s", cfg.API, placed.OrderID, cfg.Wait)
+	if code, err := call(ctx, cfg.HTTP, http.MethodGet, url, nil, &st); err != nil || code != http.StatusOK {
+		return "", fmt.Errorf("GET order: %d %v", code, err)
+	}
+	if st.TimedOut {
+		return "", fmt.Errorf("not terminal after %s (status %s)", cfg.Wait, st.Status)
+	}
+	if st.Reason != nil {
+		return st.Status + "/" + *st.Reason, nil
+	}
+	return st.Status, nil
+}
+
+func seed(ctx context.Context, cfg Config, stock map[string]int64) error {
+	for sku, n := range stock {
+		if code, err := call(ctx, cfg.HTTP, http.MethodPut, cfg.API+"/inventory/"+sku, map[string]int64{"available": n}, nil); err != nil || code != http.StatusAccepted {
+			return fmt.Errorf("seed %s: %d %v", sku, code, err)
+		}
+	}
+	deadline := time.Now().Add(cfg.Wait)
+	for sku, n := range stock {
+		for {
+			var st struct {
+				Available int64 `json:"available"`
+				Reserved  int64 `json:"reserved"`
+			}
+			if _, err := call(ctx, cfg.HTTP, http.MethodGet, cfg.API+"/inventory/"+sku, nil, &st); err == nil && st.Available+st.Reserved == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("seed %s: stock not visible after %s", sku, cfg.Wait)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func call(ctx context.Context, c *http.Client, method, url string, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode/100 == 2 {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			return resp.StatusCode, fmt.Errorf("decode answer: %w", err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
