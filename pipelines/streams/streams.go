@@ -246,3 +246,10 @@ func Run(ctx context.Context, p *goka.Processor) error {
 // Bytes is the codec of every event stream: payloads are decoded inside the callback, where a bad
 // one is poison instead of a codec error that would stop the processor.
 func Bytes() goka.Codec { return new(gokacodec.Bytes) }
+
+// NewEmitter returns a goka emitter for topic that places keys as Kafka's Java producer does.
+func NewEmitter(brokers []string, topic goka.Stream) (*goka.Emitter, error) {
+	return goka.NewEmitter(brokers, topic, Bytes(),
+		goka.WithEmitterHasher(Hasher()),
+		goka.WithEmitterProducerBuilder(goka.ProducerBuilderWithConfig(kafka.NewSaramaConfig("emitter-"+string(topic)))))
+}
