@@ -73,6 +73,7 @@ func newRootCmd() *cobra.Command {
 		newRunCmd(&cfg, "run", "Run the processors and the API in one process (or some of them: --processors, --api)", "all", true),
 		newRunCmd(&cfg, "api", "Run only the HTTP API and its views", "none", true),
 		newLoadCmd(),
+		newDLQCmd(&cfg),
 	)
 	return root
 }

@@ -302,4 +302,3 @@ func call(ctx context.Context, c *http.Client, method, url string, body, out any
 	}
 	return resp.StatusCode, nil
 }
-

@@ -117,7 +117,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 
 func (a *App) processor(name string) (*goka.Processor, error) {
 	t := a.cfg.Topology
-	poison := streams.LogPoison(name)
+	poison := streams.DeadLetter(name)
 	var g *goka.GroupGraph
 	switch name {
 	case topology.GroupPayments:

@@ -93,13 +93,13 @@ func Rejectf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrRejected, fmt.Sprintf(format, args...))
 }
 
-// Poison is called for a message the processor cannot handle (undecodable or rejected); the
-// partition goes on with the next message.
-type Poison func(ctx goka.Context, kind string, err error)
+// Poison is called for a message the processor cannot handle (undecodable or rejected) with its
+// raw payload; the partition goes on with the next message.
+type Poison func(ctx goka.Context, raw []byte, kind string, err error)
 
 // LogPoison logs and skips.
 func LogPoison(processor string) Poison {
-	return func(ctx goka.Context, kind string, err error) {
+	return func(ctx goka.Context, _ []byte, kind string, err error) {
 		slog.Warn("poison message skipped", "processor", processor, "topic", ctx.Topic(),
 			"partition", ctx.Partition(), "offset", ctx.Offset(), "kind", kind, "err", err)
 	}
@@ -122,12 +122,12 @@ func Callback[S any](serde *codec.Serde, decide Decider[S], poison Poison) goka.
 				// restart rather than dead-lettered for a cause that is not the message's.
 				ctx.Fail(fmt.Errorf("decode: registry still unavailable: %w", err))
 			}
-			poison(ctx, string(codec.KindOf(err)), err)
+			poison(ctx, data, string(codec.KindOf(err)), err)
 			return
 		}
 		ev, ok := decoded.(schemas.Event)
 		if !ok {
-			poison(ctx, "not_an_event", fmt.Errorf("%s is not an event", decoded.AvroName()))
+			poison(ctx, data, "not_an_event", fmt.Errorf("%s is not an event", decoded.AvroName()))
 			return
 		}
 		var state *S
@@ -141,7 +141,7 @@ func Callback[S any](serde *codec.Serde, decide Decider[S], poison Poison) goka.
 			if !errors.Is(err, ErrRejected) {
 				kind = "decision_error"
 			}
-			poison(ctx, kind, err)
+			poison(ctx, data, kind, err)
 			return
 		}
 		if newState != nil {

@@ -102,6 +102,18 @@ func (t Topology) Streams() []goka.Stream {
 		t.SkuCommands(), t.SkuReplies(), t.ShippingEvents(), t.StatusChanges()}
 }
 
+// DLQSuffix names a stream's dead-letter topic (<stream>.dlq).
+const DLQSuffix = ".dlq"
+
+// DeadLetterTopics lists the dead-letter topic of every stream.
+func (t Topology) DeadLetterTopics() []goka.Stream {
+	var out []goka.Stream
+	for _, s := range t.Streams() {
+		out = append(out, s+DLQSuffix)
+	}
+	return out
+}
+
 // Processors lists the processor names.
 func Processors() []string {
 	return []string{GroupPayments, GroupReservations, GroupInventory, GroupShipping, GroupOrderStatus}
@@ -114,6 +126,9 @@ func (t Topology) Topics() []kafka.Topic {
 	var out []kafka.Topic
 	for _, s := range t.Streams() {
 		out = append(out, kafka.Topic{Name: string(s), Partitions: t.Partitions})
+	}
+	for _, s := range t.Streams() {
+		out = append(out, kafka.Topic{Name: string(s) + DLQSuffix, Partitions: t.Partitions})
 	}
 	for _, p := range Processors() {
 		out = append(out, kafka.Topic{Name: string(t.Table(p)), Partitions: t.Partitions, Compacted: true})

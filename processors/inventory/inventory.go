@@ -103,10 +103,7 @@ func Decide(t topology.Topology) streams.Decider[State] {
 // Group defines the inventory ledger processor.
 func Group(t topology.Topology, serde *codec.Serde, poison streams.Poison) *goka.GroupGraph {
 	cb := streams.Callback(serde, Decide(t), poison)
-	return goka.DefineGroup(t.Group(topology.GroupInventory),
-		goka.Input(t.StockEvents(), streams.Bytes(), cb),
-		goka.Input(t.SkuCommands(), streams.Bytes(), cb),
-		goka.Output(t.SkuReplies(), streams.Bytes()),
-		goka.Persist(streams.JSONCodec[State]{}),
-	)
+	return streams.DefineGroup(t.Group(topology.GroupInventory), streams.JSONCodec[State]{}, cb,
+		[]goka.Stream{t.StockEvents(), t.SkuCommands()},
+		t.SkuReplies())
 }

@@ -153,12 +153,7 @@ func TableCodec(serde *codec.Serde) goka.Codec {
 // Group defines the order-status processor.
 func Group(t topology.Topology, serde *codec.Serde, poison streams.Poison) *goka.GroupGraph {
 	cb := streams.Callback(serde, Decide(t), poison)
-	return goka.DefineGroup(t.Group(topology.GroupOrderStatus),
-		goka.Input(t.OrderEvents(), streams.Bytes(), cb),
-		goka.Input(t.PaymentEvents(), streams.Bytes(), cb),
-		goka.Input(t.InventoryEvents(), streams.Bytes(), cb),
-		goka.Input(t.ShippingEvents(), streams.Bytes(), cb),
-		goka.Output(t.StatusChanges(), streams.Bytes()),
-		goka.Persist(TableCodec(serde)),
-	)
+	return streams.DefineGroup(t.Group(topology.GroupOrderStatus), TableCodec(serde), cb,
+		[]goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.InventoryEvents(), t.ShippingEvents()},
+		t.StatusChanges())
 }

@@ -114,10 +114,7 @@ func declineDetail(r schemas.DeclineReason) string {
 // Group defines the payments processor.
 func Group(t topology.Topology, serde *codec.Serde, poison streams.Poison) *goka.GroupGraph {
 	cb := streams.Callback(serde, Decide(t), poison)
-	return goka.DefineGroup(t.Group(topology.GroupPayments),
-		goka.Input(t.OrderEvents(), streams.Bytes(), cb),
-		goka.Input(t.InventoryEvents(), streams.Bytes(), cb),
-		goka.Output(t.PaymentEvents(), streams.Bytes()),
-		goka.Persist(streams.JSONCodec[State]{}),
-	)
+	return streams.DefineGroup(t.Group(topology.GroupPayments), streams.JSONCodec[State]{}, cb,
+		[]goka.Stream{t.OrderEvents(), t.InventoryEvents()},
+		t.PaymentEvents())
 }

@@ -3,6 +3,7 @@ package payments
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/orderflow/orderflow/pipelines/streams"
@@ -89,8 +90,9 @@ func TestInvalidOrderIsRejected(t *testing.T) {
 // Wiring through goka's tester: bytes in, decoded events out with id and type headers, a bad
 // payload skipped without stopping the processor.
 func TestProcessorWiring(t *testing.T) {
-	h := proctest.New(t, proctest.Serde(t), Group(proctest.Topology, proctest.Serde(t), streams.LogPoison("payments")))
+	h := proctest.New(t, proctest.Serde(t), Group(proctest.Topology, proctest.Serde(t), streams.DeadLetter("payments")))
 	out := h.Track(proctest.Topology.PaymentEvents())
+	dlq := h.Track(streams.DLQTopic(proctest.Topology.OrderEvents()))
 
 	h.FeedRaw(proctest.Topology.OrderEvents(), "o-bad", []byte("not avro"))
 	h.Feed(proctest.Topology.OrderEvents(), "o-1", proctest.Order("o-1", "c-1", "SKU-1", 1))
@@ -103,6 +105,21 @@ func TestProcessorWiring(t *testing.T) {
 	if got[0].Key != "o-1" || string(got[0].Headers[streams.HeaderEventType]) != "PaymentAuthorized" ||
 		string(got[0].Headers[streams.HeaderEventID]) != got[0].Event.(schemas.PaymentAuthorized).Meta.EventID {
 		t.Errorf("first emit: key %q headers %v", got[0].Key, got[0].Headers)
+	}
+	dead := dlq.Raw()
+	if len(dead) != 1 || dead[0].Key != "o-bad" || string(dead[0].Value) != "not avro" {
+		t.Fatalf("dead letters: %+v, want the bad payload byte for byte", dead)
+	}
+	for h, want := range map[string]string{
+		streams.HeaderDLQTopic: string(proctest.Topology.OrderEvents()), streams.HeaderDLQProcessor: "payments",
+		streams.HeaderDLQKind: "bad_magic_byte",
+	} {
+		if got := string(dead[0].Headers[h]); got != want {
+			t.Errorf("header %s = %q, want %q", h, got, want)
+		}
+	}
+	if dead[0].Headers[streams.HeaderDLQOffset] == nil || !strings.Contains(string(dead[0].Headers[streams.HeaderDLQMessage]), "0x6e") {
+		t.Errorf("headers %v lack the offset or a message naming the bad byte", dead[0].Headers)
 	}
 	st := h.TT.TableValue(proctest.Topology.Table("payments"), "o-2").(State)
 	if st.Status != Declined {

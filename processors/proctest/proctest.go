@@ -143,3 +143,22 @@ func Types(es []Emitted) []string {
 	}
 	return out
 }
+
+// Raw is one emitted message, undecoded.
+type Raw struct {
+	Key     string
+	Value   []byte
+	Headers goka.Headers
+}
+
+// Raw drains the tracker without decoding (for dead-letter topics).
+func (tr *Tracker) Raw() []Raw {
+	var out []Raw
+	for {
+		hdr, key, raw, ok := tr.qt.NextRawWithHeaders()
+		if !ok {
+			return out
+		}
+		out = append(out, Raw{Key: key, Value: raw, Headers: hdr})
+	}
+}

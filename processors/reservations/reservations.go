@@ -166,13 +166,7 @@ func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys
 // Group defines the reservations processor.
 func Group(t topology.Topology, serde *codec.Serde, poison streams.Poison) *goka.GroupGraph {
 	cb := streams.Callback(serde, Decide(t), poison)
-	return goka.DefineGroup(t.Group(topology.GroupReservations),
-		goka.Input(t.OrderEvents(), streams.Bytes(), cb),
-		goka.Input(t.PaymentEvents(), streams.Bytes(), cb),
-		goka.Input(t.ShippingEvents(), streams.Bytes(), cb),
-		goka.Input(t.SkuReplies(), streams.Bytes(), cb),
-		goka.Output(t.SkuCommands(), streams.Bytes()),
-		goka.Output(t.InventoryEvents(), streams.Bytes()),
-		goka.Persist(streams.JSONCodec[State]{}),
-	)
+	return streams.DefineGroup(t.Group(topology.GroupReservations), streams.JSONCodec[State]{}, cb,
+		[]goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.ShippingEvents(), t.SkuReplies()},
+		t.SkuCommands(), t.InventoryEvents())
 }

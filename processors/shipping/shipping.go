@@ -69,10 +69,7 @@ func Decide(t topology.Topology) streams.Decider[State] {
 // Group defines the shipping processor.
 func Group(t topology.Topology, serde *codec.Serde, poison streams.Poison) *goka.GroupGraph {
 	cb := streams.Callback(serde, Decide(t), poison)
-	return goka.DefineGroup(t.Group(topology.GroupShipping),
-		goka.Input(t.PaymentEvents(), streams.Bytes(), cb),
-		goka.Input(t.InventoryEvents(), streams.Bytes(), cb),
-		goka.Output(t.ShippingEvents(), streams.Bytes()),
-		goka.Persist(streams.JSONCodec[State]{}),
-	)
+	return streams.DefineGroup(t.Group(topology.GroupShipping), streams.JSONCodec[State]{}, cb,
+		[]goka.Stream{t.PaymentEvents(), t.InventoryEvents()},
+		t.ShippingEvents())
 }
