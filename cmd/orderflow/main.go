@@ -74,6 +74,7 @@ func newRootCmd() *cobra.Command {
 		newRunCmd(&cfg, "api", "Run only the HTTP API and its views", "none", true),
 		newLoadCmd(),
 		newDLQCmd(&cfg),
+		newLagCmd(&cfg),
 	)
 	return root
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -41,7 +42,8 @@ func envOr(key, def string) string {
 
 func newRunCmd(cfg *config.Config, name, short string, defaultProcessors string, defaultAPI bool) *cobra.Command {
 	var d deployment
-	var processors, addr, stateDir, groupSuffix string
+	var processors, addr, stateDir, groupSuffix, metricsAddr string
+	var slo time.Duration
 	var api bool
 	cmd := &cobra.Command{
 		Use:   name,
@@ -63,7 +65,7 @@ func newRunCmd(cfg *config.Config, name, short string, defaultProcessors string,
 				}
 			}
 			app, err := runner.New(cmd.Context(), runner.Config{Endpoints: *cfg, Topology: t, Schema: d.schema,
-				StateDir: stateDir, Processors: procs, API: api, APIAddr: addr})
+				StateDir: stateDir, Processors: procs, API: api, APIAddr: addr, MetricsAddr: metricsAddr, LagSLO: slo})
 			if err != nil {
 				return err
 			}
@@ -77,6 +79,8 @@ func newRunCmd(cfg *config.Config, name, short string, defaultProcessors string,
 	cmd.Flags().StringVar(&addr, "addr", envOr("ORDERFLOW_API_ADDR", ":8080"), "API listen address (env ORDERFLOW_API_ADDR)")
 	cmd.Flags().StringVar(&stateDir, "state-dir", envOr("ORDERFLOW_STATE_DIR", filepath.Join(os.TempDir(), "orderflow-state")),
 		"local storage of tables and views (env ORDERFLOW_STATE_DIR); give each instance its own")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve /metrics on this address too (the API serves it at /metrics)")
+	cmd.Flags().DurationVar(&slo, "lag-slo", 10*time.Second, "lag SLO behind the orderflow_lag_slo_breached metric")
 	cmd.Flags().StringVar(&groupSuffix, "table-version", "", "suffix of the groups and tables to use (blue/green table versions)")
 	return cmd
 }

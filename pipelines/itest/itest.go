@@ -23,6 +23,7 @@ import (
 	"github.com/orderflow/orderflow/connectors"
 	"github.com/orderflow/orderflow/pipelines/config"
 	"github.com/orderflow/orderflow/pipelines/kafka"
+	"github.com/orderflow/orderflow/pipelines/lag"
 )
 
 // Stack returns the endpoints of the local stack and skips nothing: when the stack is down the
@@ -251,43 +252,19 @@ func DeleteSubjects(t testing.TB, registryURL, prefix string) {
 // WaitNoLag waits until every consumer group has committed offsets at the end of each of its
 // topics' partitions (nothing left to process).
 func WaitNoLag(ctx context.Context, cfg config.Config, groups map[string][]string) error {
-	client, err := sarama.NewClient(cfg.Brokers, kafka.NewSaramaConfig("orderflow-itest-lag"))
+	meter, err := lag.NewMeter(cfg.Brokers)
 	if err != nil {
 		return err
 	}
-	defer client.Close()
-	admin, err := sarama.NewClusterAdminFromClient(client)
-	if err != nil {
-		return err
-	}
+	defer meter.Close()
 	return Eventually(ctx, func() error {
-		for group, topics := range groups {
-			parts := map[string][]int32{}
-			for _, tp := range topics {
-				ps, err := client.Partitions(tp)
-				if err != nil {
-					return err
-				}
-				parts[tp] = ps
-			}
-			offs, err := admin.ListConsumerGroupOffsets(group, parts)
-			if err != nil {
-				return err
-			}
-			for tp, ps := range parts {
-				for _, p := range ps {
-					hwm, err := client.GetOffset(tp, p, sarama.OffsetNewest)
-					if err != nil {
-						return err
-					}
-					committed := int64(-1)
-					if b := offs.GetBlock(tp, p); b != nil {
-						committed = b.Offset
-					}
-					if hwm > 0 && committed < hwm {
-						return fmt.Errorf("group %s lags on %s/%d: committed %d, end %d", group, tp, p, committed, hwm)
-					}
-				}
+		ps, err := meter.Measure(ctx, groups)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if p.Lag > 0 {
+				return fmt.Errorf("group %s lags on %s/%d: committed %d, end %d", p.Group, p.Topic, p.Partition, p.Committed, p.End)
 			}
 		}
 		return nil

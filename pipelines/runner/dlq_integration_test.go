@@ -23,7 +23,7 @@ import (
 // on: orders placed after them all complete. Replay re-publishes each origin message once.
 func TestIntegrationPoisonMessagesAreDeadLettered(t *testing.T) {
 	p := startPipeline(t)
-	cfg := itest.Stack(t)
+	cfg := p.cfg
 	serde, err := codec.New(codec.NewSRClient(cfg.RegistryURL))
 	if err != nil {
 		t.Fatal(err)

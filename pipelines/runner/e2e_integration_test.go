@@ -9,34 +9,45 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orderflow/orderflow/connectors"
+	"github.com/orderflow/orderflow/pipelines/config"
 	"github.com/orderflow/orderflow/pipelines/itest"
 	"github.com/orderflow/orderflow/pipelines/kafka"
+	"github.com/orderflow/orderflow/pipelines/orders"
 	"github.com/orderflow/orderflow/pipelines/runner"
 	"github.com/orderflow/orderflow/pipelines/topology"
 	"github.com/orderflow/orderflow/schemas"
+	"github.com/orderflow/orderflow/schemas/codec"
 	"github.com/orderflow/orderflow/schemas/gate"
 )
 
 // pipeline is a private deployment of the whole pipeline on the real stack: its own outbox
-// schema, connector, topics and groups, and one orderflow process running every processor and
-// the API.
+// schema, connector, topics and groups, and orderflow processes running processors and the API.
 type pipeline struct {
 	t      *testing.T
+	cfg    config.Config
 	base   string
 	topo   topology.Topology
 	schema string
+	state  string
+	apps   []*running
+}
+
+type running struct {
 	cancel context.CancelFunc
 	done   chan error
 }
 
-func startPipeline(t *testing.T) *pipeline {
+// deploy prepares a private deployment (topics, schemas, tables, connector) and starts nothing.
+func deploy(t *testing.T) *pipeline {
 	cfg := itest.Stack(t)
 	pg := itest.PG(t, cfg)
 	ctx := itest.Context(t, 10*time.Minute)
@@ -62,48 +73,96 @@ func startPipeline(t *testing.T) *pipeline {
 	if _, err := gate.New(cfg.RegistryURL).Apply(ctx, all); err != nil {
 		t.Fatalf("schemas apply: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	pool, err := pgxpool.New(ctx, cfg.PGDSN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := runner.New(ctx, runner.Config{Endpoints: cfg, Topology: topo, Schema: schema, StateDir: t.TempDir(),
-		Processors: topology.Processors(), API: true, Listener: ln})
+	defer pool.Close()
+	serde, err := codec.New(codec.NewSRClient(cfg.RegistryURL))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := orders.NewStore(pool, serde, schema).Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pg.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`) })
 	itest.OutboxConnector(t, cfg, pg, schema, connectors.WithTopicPrefix(topo.Prefix),
 		connectors.WithSetting("slot.drop.on.stop", "true"))
-
-	runCtx, cancel := context.WithCancel(context.Background())
-	p := &pipeline{t: t, base: "http://" + ln.Addr().String(), topo: topo, schema: schema, cancel: cancel, done: make(chan error, 1)}
-	go func() { p.done <- app.Run(runCtx) }()
-	t.Cleanup(p.stop)
-	if err := itest.Eventually(ctx, func() error {
-		resp, err := http.Get(p.base + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("readyz %d", resp.StatusCode)
-		}
-		return nil
-	}); err != nil {
-		t.Fatalf("pipeline never ready: %v", err)
-	}
+	p := &pipeline{t: t, cfg: cfg, topo: topo, schema: schema, state: t.TempDir()}
+	t.Cleanup(p.stopAll)
 	return p
 }
 
-func (p *pipeline) stop() {
-	p.cancel()
-	select {
-	case err := <-p.done:
+// startPipeline deploys and runs every processor and the API in one process.
+func startPipeline(t *testing.T) *pipeline {
+	p := deploy(t)
+	p.start(runner.Config{Processors: topology.Processors(), API: true})
+	return p
+}
+
+// start runs one orderflow process; with the API, it waits until /readyz answers 200 and
+// points p.base at it.
+func (p *pipeline) start(rc runner.Config) *running {
+	t := p.t
+	rc.Endpoints, rc.Topology, rc.Schema = p.cfg, p.topo, p.schema
+	if rc.StateDir == "" {
+		rc.StateDir = filepath.Join(p.state, fmt.Sprint(len(p.apps)))
+	}
+	if rc.API {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			p.t.Errorf("pipeline stopped with an error: %v", err)
+			t.Fatal(err)
+		}
+		rc.Listener = ln
+		p.base = "http://" + ln.Addr().String()
+	}
+	ctx := itest.Context(t, 2*time.Minute)
+	app, err := runner.New(ctx, rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- app.Run(runCtx) }()
+	p.apps = append(p.apps, r)
+	if rc.API {
+		if err := itest.Eventually(ctx, func() error {
+			resp, err := http.Get(p.base + "/readyz")
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("readyz %d", resp.StatusCode)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("pipeline never ready: %v", err)
+		}
+	}
+	return r
+}
+
+// stop ends one process and reports an error it stopped with.
+func (p *pipeline) stop(r *running) {
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case err := <-r.done:
+		if err != nil {
+			p.t.Errorf("orderflow process stopped with an error: %v", err)
 		}
 	case <-time.After(30 * time.Second):
-		p.t.Error("pipeline did not stop within 30s")
+		p.t.Error("orderflow process did not stop within 30s")
+	}
+}
+
+func (p *pipeline) stopAll() {
+	for _, r := range p.apps {
+		p.stop(r)
 	}
 }
 
@@ -268,7 +327,7 @@ func TestIntegrationOrderPipelineEndToEnd(t *testing.T) {
 
 	// Debezium delivers at least once: redeliver every captured OrderPlaced of the first ten
 	// orders. Nothing may change: no second reservation, no status version bump.
-	cfg := itest.Stack(t)
+	cfg := p.cfg
 	ids := map[string]bool{}
 	before := map[string]orderResp{}
 	for _, o := range plan[:10] {
@@ -302,14 +361,7 @@ func TestIntegrationOrderPipelineEndToEnd(t *testing.T) {
 			t.Errorf("our producer put key %s on partition %d, Debezium on %d", m.Key, part, m.Partition)
 		}
 	}
-	groups := map[string][]string{}
-	for _, g := range topology.Processors() {
-		groups[string(p.topo.Group(g))] = nil
-	}
-	groups[string(p.topo.Group(topology.GroupPayments))] = []string{string(p.topo.OrderEvents()), string(p.topo.InventoryEvents())}
-	groups[string(p.topo.Group(topology.GroupReservations))] = []string{string(p.topo.OrderEvents()), string(p.topo.SkuReplies())}
-	groups[string(p.topo.Group(topology.GroupOrderStatus))] = []string{string(p.topo.OrderEvents()), string(p.topo.ShippingEvents())}
-	groups[string(p.topo.Group(topology.GroupInventory))] = []string{string(p.topo.SkuCommands())}
+	groups := runner.Inputs(p.topo)
 	if err := itest.WaitNoLag(itest.Context(t, 2*time.Minute), cfg, groups); err != nil {
 		t.Fatalf("processors did not consume the redelivered events: %v", err)
 	}

@@ -20,10 +20,14 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lovoo/goka"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/orderflow/orderflow/pipelines/api"
 	"github.com/orderflow/orderflow/pipelines/config"
+	"github.com/orderflow/orderflow/pipelines/lag"
 	"github.com/orderflow/orderflow/pipelines/orders"
 	"github.com/orderflow/orderflow/pipelines/streams"
 	"github.com/orderflow/orderflow/pipelines/topology"
@@ -46,6 +50,10 @@ type Config struct {
 	API        bool     // serve the HTTP API (and its views)
 	APIAddr    string   // listen address of the API (default :8080); ignored when Listener is set
 	Listener   net.Listener
+	// MetricsAddr serves /metrics on its own listener (for processes without the API, whose
+	// mux serves /metrics too). Empty: not served separately.
+	MetricsAddr string
+	LagSLO      time.Duration // SLO of orderflow_lag_slo_breached (default 10s)
 }
 
 // Validate checks the processor names.
@@ -65,10 +73,13 @@ func (c Config) Validate() error {
 type App struct {
 	cfg     Config
 	serde   *codec.Serde
+	metrics *streams.Metrics
 	procs   []*goka.Processor
 	views   *views.Views
 	pool    *pgxpool.Pool
 	handler http.Handler
+	reg     *prometheus.Registry
+	meter   *lag.Meter
 }
 
 // New builds the process's components; nothing runs until Run.
@@ -86,13 +97,25 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, serde: serde}
+	if cfg.LagSLO == 0 {
+		cfg.LagSLO = 10 * time.Second
+	}
+	a := &App{cfg: cfg, serde: serde, reg: prometheus.NewRegistry()}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.metrics = streams.NewMetrics(a.reg)
+	if a.meter, err = lag.NewMeter(cfg.Endpoints.Brokers); err != nil {
+		return nil, err
+	}
+	a.reg.MustRegister(lag.NewCollector(a.meter, Inputs(cfg.Topology), cfg.LagSLO))
 	for _, name := range cfg.Processors {
 		p, err := a.processor(name)
 		if err != nil {
 			return nil, fmt.Errorf("processor %s: %w", name, err)
 		}
 		a.procs = append(a.procs, p)
+		a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "orderflow_table_recovered",
+			Help: "1 once a processor's or view's table is recovered.", ConstLabels: prometheus.Labels{"table": string(cfg.Topology.Table(name)), "role": "processor"}},
+			func() float64 { return boolGauge(p.Recovered()) }))
 	}
 	if cfg.API {
 		pool, err := pgxpool.New(ctx, cfg.Endpoints.PGDSN)
@@ -110,29 +133,51 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			pool.Close()
 			return nil, err
 		}
-		a.handler = api.New(store, a.views)
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+		mux.Handle("/", api.New(store, a.views))
+		a.handler = mux
+		a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "orderflow_table_recovered",
+			Help: "1 once a processor's or view's table is recovered.", ConstLabels: prometheus.Labels{"table": "views", "role": "view"}},
+			func() float64 { return boolGauge(a.views.Ready()) }))
 	}
 	return a, nil
 }
 
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func (a *App) processor(name string) (*goka.Processor, error) {
 	t := a.cfg.Topology
-	poison := streams.DeadLetter(name)
-	var g *goka.GroupGraph
-	switch name {
-	case topology.GroupPayments:
-		g = payments.Group(t, a.serde, poison)
-	case topology.GroupReservations:
-		g = reservations.Group(t, a.serde, poison)
-	case topology.GroupInventory:
-		g = inventory.Group(t, a.serde, poison)
-	case topology.GroupShipping:
-		g = shipping.Group(t, a.serde, poison)
-	case topology.GroupOrderStatus:
-		g = orderstatus.Group(t, a.serde, poison)
-	}
+	g := Groups(t, streams.Env{Serde: a.serde, Poison: streams.DeadLetter(name), Metrics: a.metrics})[name]
 	return goka.NewProcessor(a.cfg.Endpoints.Brokers, g,
 		streams.ProcessorOptions(a.cfg.Endpoints.Brokers, t.Group(name), a.cfg.StateDir)...)
+}
+
+// Groups returns the group graph of every processor of topology t, by processor name.
+func Groups(t topology.Topology, env streams.Env) map[string]*goka.GroupGraph {
+	return map[string]*goka.GroupGraph{
+		topology.GroupPayments:     payments.Group(t, env),
+		topology.GroupReservations: reservations.Group(t, env),
+		topology.GroupInventory:    inventory.Group(t, env),
+		topology.GroupShipping:     shipping.Group(t, env),
+		topology.GroupOrderStatus:  orderstatus.Group(t, env),
+	}
+}
+
+// Inputs maps each processor's consumer group to its input topics (for lag measurement).
+func Inputs(t topology.Topology) map[string][]string {
+	out := map[string][]string{}
+	for _, g := range Groups(t, streams.Env{}) {
+		for _, in := range g.InputStreams() {
+			out[string(g.Group())] = append(out[string(g.Group())], in.Topic())
+		}
+	}
+	return out
 }
 
 // Handler is the HTTP API (nil when the API is off).
@@ -189,9 +234,24 @@ func (a *App) Run(ctx context.Context) error {
 			return srv.Shutdown(shutdown)
 		})
 	}
+	if a.cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		msrv := &http.Server{Handler: promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+		g.Go(func() error {
+			if err := msrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+		g.Go(func() error { <-ctx.Done(); return msrv.Close() })
+	}
 	err := g.Wait()
 	if a.pool != nil {
 		a.pool.Close()
 	}
+	a.meter.Close()
 	return err
 }

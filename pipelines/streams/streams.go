@@ -111,16 +111,35 @@ func LogPoison(processor string) Poison {
 type Decider[S any] func(state *S, ev schemas.Event, msg Message) (*S, []Emit, error)
 
 // Callback adapts a Decider to goka: decode inside the callback (a bad payload is poison, not a
-// codec panic), skip non-events, run the decision, write state, emit with headers.
-func Callback[S any](serde *codec.Serde, decide Decider[S], poison Poison) goka.ProcessCallback {
+// codec panic), skip non-events, run the decision, write state, emit with headers (event id and
+// type; the input's trace context carried on).
+func Callback[S any](env Env, processor string, decide Decider[S]) goka.ProcessCallback {
+	poison := env.Poison
+	if poison == nil {
+		poison = LogPoison(processor)
+	}
+	m := env.Metrics
+	if m != nil {
+		inner := poison
+		poison = func(ctx goka.Context, raw []byte, kind string, err error) {
+			m.DeadLettered.WithLabelValues(processor, string(ctx.Topic()), kind).Inc()
+			inner(ctx, raw, kind, err)
+		}
+	}
 	return func(ctx goka.Context, msg any) {
+		if m != nil {
+			m.Processed.WithLabelValues(processor, string(ctx.Topic())).Inc()
+		}
 		data, _ := msg.([]byte)
-		decoded, err := decodeRetrying(ctx.Context(), serde, data)
+		decoded, err := decodeRetrying(ctx.Context(), env.Serde, data)
 		if err != nil {
 			if codec.IsTransient(err) {
 				// Still unreachable after retrying: stop, so the message is redelivered after a
 				// restart rather than dead-lettered for a cause that is not the message's.
 				ctx.Fail(fmt.Errorf("decode: registry still unavailable: %w", err))
+			}
+			if m != nil {
+				m.DecodeErrors.WithLabelValues(processor, string(codec.KindOf(err))).Inc()
 			}
 			poison(ctx, data, string(codec.KindOf(err)), err)
 			return
@@ -144,12 +163,15 @@ func Callback[S any](serde *codec.Serde, decide Decider[S], poison Poison) goka.
 			poison(ctx, data, kind, err)
 			return
 		}
+		if newState == nil && len(emits) == 0 && m != nil {
+			m.Duplicates.WithLabelValues(processor).Inc()
+		}
 		if newState != nil {
 			ctx.SetValue(*newState)
 		}
 		trace := ctx.Headers()[HeaderTraceParent]
 		for _, e := range emits {
-			payload, err := serde.Encode(e.Event)
+			payload, err := encodeRetrying(ctx.Context(), env.Serde, e.Event)
 			if err != nil {
 				ctx.Fail(fmt.Errorf("encode %s: %w", e.Event.AvroName(), err))
 			}
@@ -161,6 +183,9 @@ func Callback[S any](serde *codec.Serde, decide Decider[S], poison Poison) goka.
 				headers[HeaderTraceParent] = trace
 			}
 			ctx.Emit(e.Topic, e.Key, payload, goka.WithCtxEmitHeaders(headers))
+			if m != nil {
+				m.Emitted.WithLabelValues(processor, string(e.Topic)).Inc()
+			}
 		}
 	}
 }
@@ -174,6 +199,26 @@ func decodeRetrying(ctx context.Context, serde *codec.Serde, data []byte) (codec
 		v, err := serde.Decode(data)
 		if err == nil || !codec.IsTransient(err) || time.Now().After(deadline) {
 			return v, err
+		}
+		slog.Warn("schema registry unavailable; retrying", "backoff", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// encodeRetrying retries a transient failure (the registry could not be reached for the
+// schema id, looked up once per type) like decodeRetrying.
+func encodeRetrying(ctx context.Context, serde *codec.Serde, ev schemas.Event) ([]byte, error) {
+	backoff := 100 * time.Millisecond
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		b, err := serde.Encode(ev)
+		if err == nil || !codec.IsTransient(err) || time.Now().After(deadline) {
+			return b, err
 		}
 		slog.Warn("schema registry unavailable; retrying", "backoff", backoff, "err", err)
 		select {

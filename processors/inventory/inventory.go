@@ -9,7 +9,6 @@ import (
 	"github.com/orderflow/orderflow/pipelines/streams"
 	"github.com/orderflow/orderflow/pipelines/topology"
 	"github.com/orderflow/orderflow/schemas"
-	"github.com/orderflow/orderflow/schemas/codec"
 )
 
 // recentIDs bounds the per-SKU memory of applied event ids. Commands are idempotent by order
@@ -101,8 +100,8 @@ func Decide(t topology.Topology) streams.Decider[State] {
 }
 
 // Group defines the inventory ledger processor.
-func Group(t topology.Topology, serde *codec.Serde, poison streams.Poison) *goka.GroupGraph {
-	cb := streams.Callback(serde, Decide(t), poison)
+func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
+	cb := streams.Callback(env, topology.GroupInventory, Decide(t))
 	return streams.DefineGroup(t.Group(topology.GroupInventory), streams.JSONCodec[State]{}, cb,
 		[]goka.Stream{t.StockEvents(), t.SkuCommands()},
 		t.SkuReplies())

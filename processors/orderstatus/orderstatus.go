@@ -151,9 +151,9 @@ func TableCodec(serde *codec.Serde) goka.Codec {
 }
 
 // Group defines the order-status processor.
-func Group(t topology.Topology, serde *codec.Serde, poison streams.Poison) *goka.GroupGraph {
-	cb := streams.Callback(serde, Decide(t), poison)
-	return streams.DefineGroup(t.Group(topology.GroupOrderStatus), TableCodec(serde), cb,
+func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
+	cb := streams.Callback(env, topology.GroupOrderStatus, Decide(t))
+	return streams.DefineGroup(t.Group(topology.GroupOrderStatus), TableCodec(env.Serde), cb,
 		[]goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.InventoryEvents(), t.ShippingEvents()},
 		t.StatusChanges())
 }

@@ -130,7 +130,7 @@ func TestDuplicateEventChangesNothing(t *testing.T) {
 // Wiring through goka's tester with the Avro table codec.
 func TestProcessorWiring(t *testing.T) {
 	serde := proctest.Serde(t)
-	h := proctest.New(t, serde, Group(proctest.Topology, serde, streams.LogPoison("order-status")))
+	h := proctest.New(t, serde, Group(proctest.Topology, streams.Env{Serde: serde, Poison: streams.LogPoison("order-status")}))
 	out := h.Track(proctest.Topology.StatusChanges())
 	h.Feed(proctest.Topology.OrderEvents(), "o-1", proctest.Order("o-1", "c-1", "SKU-1", 1))
 	h.Feed(proctest.Topology.PaymentEvents(), "o-1", schemas.PaymentDeclined{Meta: proctest.Meta("PaymentDeclined", "o-1"), OrderID: "o-1", Reason: schemas.DeclineCustomerDenied})

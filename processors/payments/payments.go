@@ -9,7 +9,6 @@ import (
 	"github.com/orderflow/orderflow/pipelines/streams"
 	"github.com/orderflow/orderflow/pipelines/topology"
 	"github.com/orderflow/orderflow/schemas"
-	"github.com/orderflow/orderflow/schemas/codec"
 )
 
 // LimitMinor is the largest order total (minor units) that is authorized.
@@ -112,8 +111,8 @@ func declineDetail(r schemas.DeclineReason) string {
 }
 
 // Group defines the payments processor.
-func Group(t topology.Topology, serde *codec.Serde, poison streams.Poison) *goka.GroupGraph {
-	cb := streams.Callback(serde, Decide(t), poison)
+func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
+	cb := streams.Callback(env, topology.GroupPayments, Decide(t))
 	return streams.DefineGroup(t.Group(topology.GroupPayments), streams.JSONCodec[State]{}, cb,
 		[]goka.Stream{t.OrderEvents(), t.InventoryEvents()},
 		t.PaymentEvents())

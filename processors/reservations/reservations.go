@@ -9,7 +9,6 @@ import (
 	"github.com/orderflow/orderflow/pipelines/streams"
 	"github.com/orderflow/orderflow/pipelines/topology"
 	"github.com/orderflow/orderflow/schemas"
-	"github.com/orderflow/orderflow/schemas/codec"
 )
 
 // Phases of an order's reservation.
@@ -164,8 +163,8 @@ func Decide(t topology.Topology) streams.Decider[State] {
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // Group defines the reservations processor.
-func Group(t topology.Topology, serde *codec.Serde, poison streams.Poison) *goka.GroupGraph {
-	cb := streams.Callback(serde, Decide(t), poison)
+func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
+	cb := streams.Callback(env, topology.GroupReservations, Decide(t))
 	return streams.DefineGroup(t.Group(topology.GroupReservations), streams.JSONCodec[State]{}, cb,
 		[]goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.ShippingEvents(), t.SkuReplies()},
 		t.SkuCommands(), t.InventoryEvents())

@@ -12,7 +12,7 @@ import (
 // Through goka's tester the state goes through the JSON table codec between messages.
 func TestProcessorWiring(t *testing.T) {
 	serde := proctest.Serde(t)
-	h := proctest.New(t, serde, Group(proctest.Topology, serde, streams.LogPoison("reservations")))
+	h := proctest.New(t, serde, Group(proctest.Topology, streams.Env{Serde: serde, Poison: streams.LogPoison("reservations")}))
 	cmds := h.Track(proctest.Topology.SkuCommands())
 	events := h.Track(proctest.Topology.InventoryEvents())
 	h.Feed(proctest.Topology.OrderEvents(), "o-1", proctest.Order("o-1", "c-1", "A", 1, "B", 2))

@@ -8,7 +8,6 @@ import (
 	"github.com/orderflow/orderflow/pipelines/streams"
 	"github.com/orderflow/orderflow/pipelines/topology"
 	"github.com/orderflow/orderflow/schemas"
-	"github.com/orderflow/orderflow/schemas/codec"
 )
 
 // State is the shipping table value for one order.
@@ -67,8 +66,8 @@ func Decide(t topology.Topology) streams.Decider[State] {
 }
 
 // Group defines the shipping processor.
-func Group(t topology.Topology, serde *codec.Serde, poison streams.Poison) *goka.GroupGraph {
-	cb := streams.Callback(serde, Decide(t), poison)
+func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
+	cb := streams.Callback(env, topology.GroupShipping, Decide(t))
 	return streams.DefineGroup(t.Group(topology.GroupShipping), streams.JSONCodec[State]{}, cb,
 		[]goka.Stream{t.PaymentEvents(), t.InventoryEvents()},
 		t.ShippingEvents())

@@ -1,0 +1,42 @@
+package streams
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/orderflow/orderflow/schemas/codec"
+)
+
+// Env is what every processor's callback needs besides its decision: the codec, the poison
+// policy and (optionally) metrics.
+type Env struct {
+	Serde   *codec.Serde
+	Poison  Poison   // nil: log and skip
+	Metrics *Metrics // nil: no metrics
+}
+
+// Metrics counts what processors do. Register it once per process.
+type Metrics struct {
+	Processed    *prometheus.CounterVec // processor, topic
+	Emitted      *prometheus.CounterVec // processor, topic
+	DeadLettered *prometheus.CounterVec // processor, topic, kind
+	DecodeErrors *prometheus.CounterVec // processor, kind
+	Duplicates   *prometheus.CounterVec // processor
+}
+
+// NewMetrics creates the counters and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Processed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "orderflow_messages_processed_total",
+			Help: "Input messages handled by a processor (including poison and ignored ones)."}, []string{"processor", "topic"}),
+		Emitted: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "orderflow_events_emitted_total",
+			Help: "Events emitted by a processor."}, []string{"processor", "topic"}),
+		DeadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "orderflow_messages_dead_lettered_total",
+			Help: "Poison messages sent to a dead-letter topic."}, []string{"processor", "topic", "kind"}),
+		DecodeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "orderflow_decode_errors_total",
+			Help: "Input payloads that did not decode, by error kind."}, []string{"processor", "kind"}),
+		Duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "orderflow_duplicate_events_total",
+			Help: "Redelivered events a processor had already applied and ignored."}, []string{"processor"}),
+	}
+	reg.MustRegister(m.Processed, m.Emitted, m.DeadLettered, m.DecodeErrors, m.Duplicates)
+	return m
+}
