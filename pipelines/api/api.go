@@ -22,7 +22,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/orderflow/orderflow/pipelines/orders"
+	"github.com/orderflow/orderflow/pipelines/tracing"
 	"github.com/orderflow/orderflow/pipelines/views"
 	"github.com/orderflow/orderflow/schemas"
 )
@@ -50,12 +53,23 @@ type Reader interface {
 type Server struct {
 	orders     Orders
 	reader     Reader
+	tracer     trace.Tracer
 	maxTimeout time.Duration
 }
 
+// Option configures the API.
+type Option func(*Server)
+
+// WithTracer starts (or continues, from a traceparent header) a span for each write; its
+// traceparent goes into the outbox so the trace follows the event through the pipeline.
+func WithTracer(t trace.Tracer) Option { return func(s *Server) { s.tracer = t } }
+
 // New returns the API handler.
-func New(o Orders, r Reader) http.Handler {
+func New(o Orders, r Reader, opts ...Option) http.Handler {
 	s := &Server{orders: o, reader: r, maxTimeout: 60 * time.Second}
+	for _, opt := range opts {
+		opt(s)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /orders", s.placeOrder)
 	mux.HandleFunc("GET /orders/{id}", s.getOrder)
@@ -106,7 +120,9 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	placed, err := s.orders.Place(r.Context(), req, r.Header.Get("Idempotency-Key"), traceparent(r))
+	ctx, end := s.span(r, "POST /orders")
+	defer end()
+	placed, err := s.orders.Place(ctx, req, r.Header.Get("Idempotency-Key"), s.traceparent(ctx, r))
 	switch {
 	case errors.Is(err, orders.ErrInvalid):
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -262,7 +278,9 @@ func (s *Server) setStock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sku := r.PathValue("sku")
-	eventID, err := s.orders.SetStock(r.Context(), sku, *body.Available, traceparent(r))
+	ctx, end := s.span(r, "PUT /inventory/{sku}")
+	defer end()
+	eventID, err := s.orders.SetStock(ctx, sku, *body.Available, s.traceparent(ctx, r))
 	if errors.Is(err, orders.ErrInvalid) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -316,8 +334,22 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return false
 }
 
-// traceparent returns the request's W3C traceparent or starts a new trace.
-func traceparent(r *http.Request) string {
+// span starts a server span continuing the request's traceparent (a no-op without a tracer).
+func (s *Server) span(r *http.Request, name string) (context.Context, func()) {
+	if s.tracer == nil {
+		return r.Context(), func() {}
+	}
+	ctx, span := s.tracer.Start(tracing.FromTraceparent(r.Context(), r.Header.Get("traceparent")), name,
+		trace.WithSpanKind(trace.SpanKindServer))
+	return ctx, func() { span.End() }
+}
+
+// traceparent returns the traceparent of the request's span, else the request's own, else a new
+// trace's.
+func (s *Server) traceparent(ctx context.Context, r *http.Request) string {
+	if tp := tracing.Traceparent(ctx); tp != "" {
+		return tp
+	}
 	if tp := r.Header.Get("traceparent"); validTraceparent(tp) {
 		return tp
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/orderflow/orderflow/pipelines/api"
@@ -31,6 +32,7 @@ import (
 	"github.com/orderflow/orderflow/pipelines/orders"
 	"github.com/orderflow/orderflow/pipelines/streams"
 	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/pipelines/tracing"
 	"github.com/orderflow/orderflow/pipelines/views"
 	"github.com/orderflow/orderflow/processors/inventory"
 	"github.com/orderflow/orderflow/processors/orderstatus"
@@ -80,6 +82,7 @@ type App struct {
 	handler http.Handler
 	reg     *prometheus.Registry
 	meter   *lag.Meter
+	tracer  *sdktrace.TracerProvider
 }
 
 // New builds the process's components; nothing runs until Run.
@@ -103,6 +106,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a := &App{cfg: cfg, serde: serde, reg: prometheus.NewRegistry()}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.metrics = streams.NewMetrics(a.reg)
+	if a.tracer, err = tracing.NewProvider(ctx); err != nil {
+		return nil, err
+	}
 	if a.meter, err = lag.NewMeter(cfg.Endpoints.Brokers); err != nil {
 		return nil, err
 	}
@@ -135,7 +141,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
-		mux.Handle("/", api.New(store, a.views))
+		mux.Handle("/", api.New(store, a.views, api.WithTracer(a.tracer.Tracer("orderflow/api"))))
 		a.handler = mux
 		a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "orderflow_table_recovered",
 			Help: "1 once a processor's or view's table is recovered.", ConstLabels: prometheus.Labels{"table": "views", "role": "view"}},
@@ -153,7 +159,8 @@ func boolGauge(b bool) float64 {
 
 func (a *App) processor(name string) (*goka.Processor, error) {
 	t := a.cfg.Topology
-	g := Groups(t, streams.Env{Serde: a.serde, Poison: streams.DeadLetter(name), Metrics: a.metrics})[name]
+	g := Groups(t, streams.Env{Serde: a.serde, Poison: streams.DeadLetter(name), Metrics: a.metrics,
+		Tracer: a.tracer.Tracer("orderflow/processors/" + name)})[name]
 	return goka.NewProcessor(a.cfg.Endpoints.Brokers, g,
 		streams.ProcessorOptions(a.cfg.Endpoints.Brokers, t.Group(name), a.cfg.StateDir)...)
 }
@@ -253,5 +260,8 @@ func (a *App) Run(ctx context.Context) error {
 		a.pool.Close()
 	}
 	a.meter.Close()
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = a.tracer.Shutdown(shutdown)
 	return err
 }

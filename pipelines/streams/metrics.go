@@ -2,6 +2,7 @@ package streams
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderflow/orderflow/schemas/codec"
 )
@@ -12,6 +13,9 @@ type Env struct {
 	Serde   *codec.Serde
 	Poison  Poison   // nil: log and skip
 	Metrics *Metrics // nil: no metrics
+	// Tracer continues the trace of each input message with a span of the processor's and puts
+	// the new traceparent on every emitted event. nil: the input's traceparent is copied as is.
+	Tracer trace.Tracer
 }
 
 // Metrics counts what processors do. Register it once per process.

@@ -14,8 +14,11 @@ import (
 	"github.com/lovoo/goka"
 	gokacodec "github.com/lovoo/goka/codec"
 	"github.com/lovoo/goka/storage"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderflow/orderflow/pipelines/kafka"
+	"github.com/orderflow/orderflow/pipelines/tracing"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
 )
@@ -131,6 +134,20 @@ func Callback[S any](env Env, processor string, decide Decider[S]) goka.ProcessC
 			m.Processed.WithLabelValues(processor, string(ctx.Topic())).Inc()
 		}
 		data, _ := msg.([]byte)
+		traceparent := string(ctx.Headers()[HeaderTraceParent])
+		if env.Tracer != nil {
+			sctx, span := env.Tracer.Start(tracing.FromTraceparent(ctx.Context(), traceparent), processor+" process",
+				trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+					attribute.String("messaging.system", "kafka"),
+					attribute.String("messaging.destination.name", string(ctx.Topic())),
+					attribute.Int("messaging.kafka.destination.partition", int(ctx.Partition())),
+					attribute.Int64("messaging.kafka.message.offset", ctx.Offset()),
+					attribute.String("messaging.kafka.message.key", ctx.Key())))
+			defer span.End()
+			if tp := tracing.Traceparent(sctx); tp != "" {
+				traceparent = tp
+			}
+		}
 		decoded, err := decodeRetrying(ctx.Context(), env.Serde, data)
 		if err != nil {
 			if codec.IsTransient(err) {
@@ -169,7 +186,6 @@ func Callback[S any](env Env, processor string, decide Decider[S]) goka.ProcessC
 		if newState != nil {
 			ctx.SetValue(*newState)
 		}
-		trace := ctx.Headers()[HeaderTraceParent]
 		for _, e := range emits {
 			payload, err := encodeRetrying(ctx.Context(), env.Serde, e.Event)
 			if err != nil {
@@ -179,8 +195,8 @@ func Callback[S any](env Env, processor string, decide Decider[S]) goka.ProcessC
 				HeaderEventID:   []byte(e.Event.Metadata().EventID),
 				HeaderEventType: []byte(e.Event.Metadata().EventType),
 			}
-			if len(trace) > 0 {
-				headers[HeaderTraceParent] = trace
+			if traceparent != "" {
+				headers[HeaderTraceParent] = []byte(traceparent)
 			}
 			ctx.Emit(e.Topic, e.Key, payload, goka.WithCtxEmitHeaders(headers))
 			if m != nil {
