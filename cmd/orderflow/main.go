@@ -75,6 +75,7 @@ func newRootCmd() *cobra.Command {
 		newLoadCmd(),
 		newDLQCmd(&cfg),
 		newLagCmd(&cfg),
+		newReprocessCmd(&cfg),
 	)
 	return root
 }

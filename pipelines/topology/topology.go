@@ -81,8 +81,15 @@ func (t Topology) SkuReplies() goka.Stream { return t.name("inventory.sku-replie
 // ShippingEvents carries ShipmentCreated (shipping, key order id).
 func (t Topology) ShippingEvents() goka.Stream { return t.name("shipping.events") }
 
-// StatusChanges carries OrderStatusChanged (order-status, key order id).
-func (t Topology) StatusChanges() goka.Stream { return t.name("order-status.changes") }
+// StatusChanges carries OrderStatusChanged (order-status, key order id). A table version
+// (GroupSuffix) writes its changes to a topic of its own, so reprocessing history into a new
+// version does not replay old changes to the live topic's consumers.
+func (t Topology) StatusChanges() goka.Stream {
+	if t.GroupSuffix != "" {
+		return t.name("order-status.changes." + t.GroupSuffix)
+	}
+	return t.name("order-status.changes")
+}
 
 // Group returns the consumer group of a processor (its table is Group + "-table").
 func (t Topology) Group(processor string) goka.Group {
