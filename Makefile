@@ -12,7 +12,7 @@ GO_TEST_FLAGS ?= -count=1 -v -timeout 10m
 
 export ORDERFLOW_BIN := $(CURDIR)/$(BIN)
 
-.PHONY: build up down status clean demo test test-unit test-integration fmt
+.PHONY: build up down status clean demo test test-unit test-integration test-failure fmt
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orderflow
@@ -71,6 +71,10 @@ test-unit:
 
 test-integration:
 	$(GO) test $(GO_TEST_FLAGS) -tags integration -run Integration -p 1 -timeout 30m ./...
+
+# Failure-mode tests (crash, takeover, connector restart); not part of `make test` yet.
+test-failure: up
+	$(GO) test $(GO_TEST_FLAGS) -tags 'integration failure' -run 'KilledMidLoad|TakesOver|ConnectorRestart' -p 1 -timeout 30m ./pipelines/runner/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -26,6 +26,8 @@ func NewSaramaConfig(clientID string) *sarama.Config {
 	c.Producer.Partitioner = NewMurmur2Partitioner
 	c.Consumer.Return.Errors = true
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	// Commit often: after a crash, only inputs since the last commit are delivered again.
+	c.Consumer.Offsets.AutoCommit.Interval = 250 * time.Millisecond
 	return c
 }
 

@@ -131,7 +131,7 @@ func (r Result) Summary(w io.Writer) {
 // Run seeds stock (optionally), places cfg.Orders orders and waits for each to be terminal.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Timeout: cfg.Wait + 30*time.Second}
+		cfg.HTTP = &http.Client{Timeout: 90 * time.Second}
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 32
@@ -229,22 +229,28 @@ func placeAndWait(ctx context.Context, cfg Config, o Order) (string, error) {
 	if code, err := call(ctx, cfg.HTTP, http.MethodPost, cfg.API+"/orders", o, &placed); err != nil || code != http.StatusCreated {
 		return "", fmt.Errorf("POST /orders: %d %v", code, err)
 	}
-	var st struct {
-		Status   string  `json:"status"`
-		Reason   *string `json:"reason"`
-		TimedOut bool    `json:"timed_out"`
+	deadline := time.Now().Add(cfg.Wait)
+	for {
+		var st struct {
+			Status   string  `json:"status"`
+			Reason   *string `json:"reason"`
+			TimedOut bool    `json:"timed_out"`
+		}
+		// the API caps one long poll at 60s: poll again until cfg.Wait has passed
+		wait := min(time.Until(deadline), 50*time.Second).Round(time.Millisecond)
+		url := fmt.Sprintf("%s/orders/%s?wait_for=terminal&timeout=%s", cfg.API, placed.OrderID, max(wait, 0))
+		if code, err := call(ctx, cfg.HTTP, http.MethodGet, url, nil, &st); err != nil || code != http.StatusOK {
+			return "", fmt.Errorf("GET order: %d %v", code, err)
+		}
+		switch {
+		case !st.TimedOut && st.Reason != nil:
+			return st.Status + "/" + *st.Reason, nil
+		case !st.TimedOut:
+			return st.Status, nil
+		case time.Now().After(deadline):
+			return "", fmt.Errorf("not terminal after %s (status %s)", cfg.Wait, st.Status)
+		}
 	}
-	url := fmt.Sprintf("%s/orders/%s?wait_for=terminal&timeout=%s", cfg.API, placed.OrderID, cfg.Wait)
-	if code, err := call(ctx, cfg.HTTP, http.MethodGet, url, nil, &st); err != nil || code != http.StatusOK {
-		return "", fmt.Errorf("GET order: %d %v", code, err)
-	}
-	if st.TimedOut {
-		return "", fmt.Errorf("not terminal after %s (status %s)", cfg.Wait, st.Status)
-	}
-	if st.Reason != nil {
-		return st.Status + "/" + *st.Reason, nil
-	}
-	return st.Status, nil
 }
 
 func seed(ctx context.Context, cfg Config, stock map[string]int64) error {
@@ -301,4 +307,32 @@ func call(ctx context.Context, c *http.Client, method, url string, body, out any
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// Expected returns what n orders of the mix must end as when every order completes, whatever
+// the arrival order, crashes or redeliveries: the count per outcome and the units shipped per SKU.
+// Only which scarce-SKU orders win is left to the race; how many win is fixed by its stock.
+func Expected(n int) (outcomes map[string]int, shipped map[string]int64) {
+	outcomes, shipped = map[string]int{}, map[string]int64{}
+	scarce := 0
+	for i := 0; i < n; i++ {
+		switch i % 20 {
+		case 14, 15:
+			outcomes["CANCELLED/PAYMENT_DECLINED"]++
+		case 16, 17:
+			scarce++
+		case 18, 19:
+			outcomes["CANCELLED/OUT_OF_STOCK"]++
+		default:
+			outcomes["SHIPPED"]++
+			for _, it := range Mix(i).Items {
+				shipped[it.SKU] += int64(it.Quantity)
+			}
+		}
+	}
+	won := min(int64(scarce), Stock(n)[SkuScarce])
+	outcomes["SHIPPED"] += int(won)
+	outcomes["CANCELLED/OUT_OF_STOCK"] += scarce - int(won)
+	shipped[SkuScarce] = won
+	return outcomes, shipped
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"maps"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -115,93 +117,187 @@ type Decider[S any] func(state *S, ev schemas.Event, msg Message) (*S, []Emit, e
 
 // Callback adapts a Decider to goka: decode inside the callback (a bad payload is poison, not a
 // codec panic), skip non-events, run the decision, write state, emit with headers (event id and
-// type; the input's trace context carried on).
+// type; the input's trace context carried on). The group table holds S itself.
 func Callback[S any](env Env, processor string, decide Decider[S]) goka.ProcessCallback {
+	h := newHandler(env, processor, decide)
+	return func(ctx goka.Context, msg any) {
+		var state *S
+		if v := ctx.Value(); v != nil {
+			s := v.(S)
+			state = &s
+		}
+		h.handle(ctx, msg, state, func(s S, _ []Sent) { ctx.SetValue(s) })
+	}
+}
+
+// Envelope is the table value of a processor run by DurableCallback: its state, the highest
+// input offset applied to the key per input topic, and the messages the latest inputs emitted.
+type Envelope[S any] struct {
+	State   S                `json:"state"`
+	Offsets map[string]int64 `json:"offsets,omitempty"`
+	Sent    []Sent           `json:"sent,omitempty"`
+}
+
+// Sent is one emitted message, kept so that a replayed input re-sends exactly it.
+type Sent struct {
+	In      string            `json:"in"`     // input topic
+	Offset  int64             `json:"offset"` // input offset
+	Topic   string            `json:"topic"`
+	Key     string            `json:"key"`
+	Value   []byte            `json:"value"`
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+// SentKept bounds Envelope.Sent per key: the emits of the latest inputs that emitted anything.
+const SentKept = 64
+
+// DurableCallback is Callback for processors whose emits must survive a crash. Goka writes the
+// table and the emits concurrently and commits the input offset after both; a kill -9 in between
+// may keep the new state and lose an emit. On restart the input is delivered again: the
+// envelope's offsets recognise the replay, and the emits recorded for it are sent again (same
+// payloads, same event ids, so consumers ignore copies) instead of being lost.
+func DurableCallback[S any](env Env, processor string, decide Decider[S]) goka.ProcessCallback {
+	h := newHandler(env, processor, decide)
+	return func(ctx goka.Context, msg any) {
+		var env Envelope[S]
+		var state *S
+		if v := ctx.Value(); v != nil {
+			env = v.(Envelope[S])
+			state = &env.State
+		}
+		topic := string(ctx.Topic())
+		if last, ok := env.Offsets[topic]; ok && ctx.Offset() <= last {
+			resent := 0
+			for _, s := range env.Sent {
+				if s.In == topic && s.Offset == ctx.Offset() {
+					hdr := goka.Headers{}
+					for k, v := range s.Headers {
+						hdr[k] = []byte(v)
+					}
+					ctx.Emit(goka.Stream(s.Topic), s.Key, s.Value, goka.WithCtxEmitHeaders(hdr))
+					resent++
+				}
+			}
+			slog.Info("replayed input after a restart; re-sent its emits", "processor", processor,
+				"topic", topic, "offset", ctx.Offset(), "key", ctx.Key(), "resent", resent)
+			return
+		}
+		h.handle(ctx, msg, state, func(s S, sent []Sent) {
+			next := Envelope[S]{State: s, Offsets: maps.Clone(env.Offsets), Sent: env.Sent}
+			if next.Offsets == nil {
+				next.Offsets = map[string]int64{}
+			}
+			next.Offsets[topic] = ctx.Offset()
+			if len(sent) > 0 {
+				next.Sent = append(slices.Clone(env.Sent), sent...)
+				if len(next.Sent) > SentKept {
+					next.Sent = next.Sent[len(next.Sent)-SentKept:]
+				}
+			}
+			ctx.SetValue(next)
+		})
+	}
+}
+
+type handler[S any] struct {
+	env       Env
+	processor string
+	decide    Decider[S]
+	poison    Poison
+}
+
+func newHandler[S any](env Env, processor string, decide Decider[S]) *handler[S] {
 	poison := env.Poison
 	if poison == nil {
 		poison = LogPoison(processor)
 	}
-	m := env.Metrics
-	if m != nil {
+	if m := env.Metrics; m != nil {
 		inner := poison
 		poison = func(ctx goka.Context, raw []byte, kind string, err error) {
 			m.DeadLettered.WithLabelValues(processor, string(ctx.Topic()), kind).Inc()
 			inner(ctx, raw, kind, err)
 		}
 	}
-	return func(ctx goka.Context, msg any) {
+	return &handler[S]{env: env, processor: processor, decide: decide, poison: poison}
+}
+
+// handle decodes, decides, stores the new state with store (when it changed) and emits.
+func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, store func(S, []Sent)) {
+	env, processor, m := h.env, h.processor, h.env.Metrics
+	if m != nil {
+		m.Processed.WithLabelValues(processor, string(ctx.Topic())).Inc()
+	}
+	data, _ := msg.([]byte)
+	traceparent := string(ctx.Headers()[HeaderTraceParent])
+	if env.Tracer != nil {
+		sctx, span := env.Tracer.Start(tracing.FromTraceparent(ctx.Context(), traceparent), processor+" process",
+			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+				attribute.String("messaging.system", "kafka"),
+				attribute.String("messaging.destination.name", string(ctx.Topic())),
+				attribute.Int("messaging.kafka.destination.partition", int(ctx.Partition())),
+				attribute.Int64("messaging.kafka.message.offset", ctx.Offset()),
+				attribute.String("messaging.kafka.message.key", ctx.Key())))
+		defer span.End()
+		if tp := tracing.Traceparent(sctx); tp != "" {
+			traceparent = tp
+		}
+	}
+	decoded, err := decodeRetrying(ctx.Context(), env.Serde, data)
+	if err != nil {
+		if codec.IsTransient(err) {
+			// Still unreachable after retrying: stop, so the message is redelivered after a
+			// restart rather than dead-lettered for a cause that is not the message's.
+			ctx.Fail(fmt.Errorf("decode: registry still unavailable: %w", err))
+		}
 		if m != nil {
-			m.Processed.WithLabelValues(processor, string(ctx.Topic())).Inc()
+			m.DecodeErrors.WithLabelValues(processor, string(codec.KindOf(err))).Inc()
 		}
-		data, _ := msg.([]byte)
-		traceparent := string(ctx.Headers()[HeaderTraceParent])
-		if env.Tracer != nil {
-			sctx, span := env.Tracer.Start(tracing.FromTraceparent(ctx.Context(), traceparent), processor+" process",
-				trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
-					attribute.String("messaging.system", "kafka"),
-					attribute.String("messaging.destination.name", string(ctx.Topic())),
-					attribute.Int("messaging.kafka.destination.partition", int(ctx.Partition())),
-					attribute.Int64("messaging.kafka.message.offset", ctx.Offset()),
-					attribute.String("messaging.kafka.message.key", ctx.Key())))
-			defer span.End()
-			if tp := tracing.Traceparent(sctx); tp != "" {
-				traceparent = tp
-			}
+		h.poison(ctx, data, string(codec.KindOf(err)), err)
+		return
+	}
+	ev, ok := decoded.(schemas.Event)
+	if !ok {
+		h.poison(ctx, data, "not_an_event", fmt.Errorf("%s is not an event", decoded.AvroName()))
+		return
+	}
+	newState, emits, err := h.decide(state, ev, Message{Topic: string(ctx.Topic()), Key: ctx.Key(), Timestamp: ctx.Timestamp()})
+	if err != nil {
+		kind := "rejected"
+		if !errors.Is(err, ErrRejected) {
+			kind = "decision_error"
 		}
-		decoded, err := decodeRetrying(ctx.Context(), env.Serde, data)
+		h.poison(ctx, data, kind, err)
+		return
+	}
+	if newState == nil && len(emits) == 0 && m != nil {
+		m.Duplicates.WithLabelValues(processor).Inc()
+	}
+	var sent []Sent
+	for _, e := range emits {
+		payload, err := encodeRetrying(ctx.Context(), env.Serde, e.Event)
 		if err != nil {
-			if codec.IsTransient(err) {
-				// Still unreachable after retrying: stop, so the message is redelivered after a
-				// restart rather than dead-lettered for a cause that is not the message's.
-				ctx.Fail(fmt.Errorf("decode: registry still unavailable: %w", err))
-			}
-			if m != nil {
-				m.DecodeErrors.WithLabelValues(processor, string(codec.KindOf(err))).Inc()
-			}
-			poison(ctx, data, string(codec.KindOf(err)), err)
-			return
+			ctx.Fail(fmt.Errorf("encode %s: %w", e.Event.AvroName(), err))
 		}
-		ev, ok := decoded.(schemas.Event)
-		if !ok {
-			poison(ctx, data, "not_an_event", fmt.Errorf("%s is not an event", decoded.AvroName()))
-			return
+		hdr := map[string]string{
+			HeaderEventID:   e.Event.Metadata().EventID,
+			HeaderEventType: e.Event.Metadata().EventType,
 		}
-		var state *S
-		if v := ctx.Value(); v != nil {
-			s := v.(S)
-			state = &s
+		if traceparent != "" {
+			hdr[HeaderTraceParent] = traceparent
 		}
-		newState, emits, err := decide(state, ev, Message{Topic: string(ctx.Topic()), Key: ctx.Key(), Timestamp: ctx.Timestamp()})
-		if err != nil {
-			kind := "rejected"
-			if !errors.Is(err, ErrRejected) {
-				kind = "decision_error"
-			}
-			poison(ctx, data, kind, err)
-			return
+		sent = append(sent, Sent{In: string(ctx.Topic()), Offset: ctx.Offset(), Topic: string(e.Topic), Key: e.Key, Value: payload, Headers: hdr})
+	}
+	if newState != nil {
+		store(*newState, sent)
+	}
+	for _, s := range sent {
+		hdr := goka.Headers{}
+		for k, v := range s.Headers {
+			hdr[k] = []byte(v)
 		}
-		if newState == nil && len(emits) == 0 && m != nil {
-			m.Duplicates.WithLabelValues(processor).Inc()
-		}
-		if newState != nil {
-			ctx.SetValue(*newState)
-		}
-		for _, e := range emits {
-			payload, err := encodeRetrying(ctx.Context(), env.Serde, e.Event)
-			if err != nil {
-				ctx.Fail(fmt.Errorf("encode %s: %w", e.Event.AvroName(), err))
-			}
-			headers := goka.Headers{
-				HeaderEventID:   []byte(e.Event.Metadata().EventID),
-				HeaderEventType: []byte(e.Event.Metadata().EventType),
-			}
-			if traceparent != "" {
-				headers[HeaderTraceParent] = []byte(traceparent)
-			}
-			ctx.Emit(e.Topic, e.Key, payload, goka.WithCtxEmitHeaders(headers))
-			if m != nil {
-				m.Emitted.WithLabelValues(processor, string(e.Topic)).Inc()
-			}
+		ctx.Emit(goka.Stream(s.Topic), s.Key, s.Value, goka.WithCtxEmitHeaders(hdr))
+		if m != nil {
+			m.Emitted.WithLabelValues(processor, s.Topic).Inc()
 		}
 	}
 }

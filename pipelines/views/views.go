@@ -36,7 +36,7 @@ func New(brokers []string, t topology.Topology, serde *codec.Serde, stateDir str
 	if err != nil {
 		return nil, fmt.Errorf("views: order-status: %w", err)
 	}
-	stock, err := goka.NewView(brokers, t.Table(topology.GroupInventory), streams.JSONCodec[inventory.State]{},
+	stock, err := goka.NewView(brokers, t.Table(topology.GroupInventory), streams.JSONCodec[streams.Envelope[inventory.State]]{},
 		streams.ViewOptions(string(t.Group(topology.GroupInventory)), stateDir)...)
 	if err != nil {
 		return nil, fmt.Errorf("views: inventory: %w", err)
@@ -106,7 +106,8 @@ func (v *Views) Stock(sku string) (Stock, error) {
 	if err != nil {
 		return Stock{}, err
 	}
-	st, _ := val.(inventory.State)
+	env, _ := val.(streams.Envelope[inventory.State])
+	st := env.State
 	return Stock{SKU: sku, Available: st.Available(), Reserved: st.Held(), OnHand: st.OnHand}, nil
 }
 

@@ -11,16 +11,29 @@ import (
 	"github.com/orderflow/orderflow/schemas"
 )
 
-// recentIDs bounds the per-SKU memory of applied event ids. Commands are idempotent by order
-// (a second HOLD of the same order grants nothing more; RELEASE and COMMIT of an order without
-// a hold do nothing), so the ids only guard stock adjustments against redelivery.
+// recentIDs bounds the per-SKU memory of applied event ids: it guards stock adjustments against
+// redelivery.
 const recentIDs = 64
+
+// closedKept bounds the per-SKU memory of orders whose hold was released or committed. After a
+// crash, reservations may send an order's HOLD again after its RELEASE or COMMIT; a closed order's
+// HOLD grants nothing (no phantom hold) and its COMMIT deducts nothing twice. The memory must
+// cover the commands a SKU receives between a crash and the redelivery (seconds at our rates).
+const closedKept = 4096
 
 // State is the ledger's table value for one SKU.
 type State struct {
 	OnHand int64            `json:"on_hand"`
 	Holds  map[string]int32 `json:"holds,omitempty"` // order id → units held
+	Closed []string         `json:"closed,omitempty"` // orders released or committed, oldest first
 	Recent []string         `json:"recent,omitempty"`
+}
+
+func (s *State) close(order string) {
+	s.Closed = append(s.Closed, order)
+	if len(s.Closed) > closedKept {
+		s.Closed = s.Closed[len(s.Closed)-closedKept:]
+	}
 }
 
 // Held is the number of units held for orders.
@@ -42,6 +55,7 @@ func Decide(t topology.Topology) streams.Decider[State] {
 		if state != nil {
 			s = *state
 			s.Holds = maps.Clone(state.Holds)
+			s.Closed = slices.Clone(state.Closed)
 			s.Recent = slices.Clone(state.Recent)
 		}
 		id := ev.Metadata().EventID
@@ -68,7 +82,9 @@ func Decide(t topology.Topology) streams.Decider[State] {
 			switch e.Op {
 			case schemas.SkuOpHold:
 				granted := true
-				if _, held := s.Holds[e.OrderID]; !held {
+				if slices.Contains(s.Closed, e.OrderID) {
+					granted = false // a stale HOLD sent again after the order's hold was closed
+				} else if _, held := s.Holds[e.OrderID]; !held {
 					granted = s.Available() >= int64(e.Quantity)
 					if granted {
 						s.Holds[e.OrderID] = e.Quantity
@@ -79,11 +95,15 @@ func Decide(t topology.Topology) streams.Decider[State] {
 					OrderID: e.OrderID, SKU: e.SKU, Op: e.Op, Quantity: e.Quantity, Granted: granted, Available: s.Available(),
 				}})
 			case schemas.SkuOpRelease:
-				delete(s.Holds, e.OrderID)
+				if _, held := s.Holds[e.OrderID]; held {
+					delete(s.Holds, e.OrderID)
+					s.close(e.OrderID)
+				}
 			case schemas.SkuOpCommit:
 				if q, held := s.Holds[e.OrderID]; held {
 					s.OnHand -= int64(q)
 					delete(s.Holds, e.OrderID)
+					s.close(e.OrderID)
 				}
 			default:
 				return nil, nil, streams.Rejectf("SkuCommand with unknown op %q", e.Op)
@@ -101,8 +121,8 @@ func Decide(t topology.Topology) streams.Decider[State] {
 
 // Group defines the inventory ledger processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
-	cb := streams.Callback(env, topology.GroupInventory, Decide(t))
-	return streams.DefineGroup(t.Group(topology.GroupInventory), streams.JSONCodec[State]{}, cb,
+	cb := streams.DurableCallback(env, topology.GroupInventory, Decide(t))
+	return streams.DefineGroup(t.Group(topology.GroupInventory), streams.JSONCodec[streams.Envelope[State]]{}, cb,
 		[]goka.Stream{t.StockEvents(), t.SkuCommands()},
 		t.SkuReplies())
 }

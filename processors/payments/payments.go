@@ -112,8 +112,8 @@ func declineDetail(r schemas.DeclineReason) string {
 
 // Group defines the payments processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
-	cb := streams.Callback(env, topology.GroupPayments, Decide(t))
-	return streams.DefineGroup(t.Group(topology.GroupPayments), streams.JSONCodec[State]{}, cb,
+	cb := streams.DurableCallback(env, topology.GroupPayments, Decide(t))
+	return streams.DefineGroup(t.Group(topology.GroupPayments), streams.JSONCodec[streams.Envelope[State]]{}, cb,
 		[]goka.Stream{t.OrderEvents(), t.InventoryEvents()},
 		t.PaymentEvents())
 }

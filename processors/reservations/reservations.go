@@ -164,8 +164,8 @@ func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys
 
 // Group defines the reservations processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
-	cb := streams.Callback(env, topology.GroupReservations, Decide(t))
-	return streams.DefineGroup(t.Group(topology.GroupReservations), streams.JSONCodec[State]{}, cb,
+	cb := streams.DurableCallback(env, topology.GroupReservations, Decide(t))
+	return streams.DefineGroup(t.Group(topology.GroupReservations), streams.JSONCodec[streams.Envelope[State]]{}, cb,
 		[]goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.ShippingEvents(), t.SkuReplies()},
 		t.SkuCommands(), t.InventoryEvents())
 }

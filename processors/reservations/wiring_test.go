@@ -25,7 +25,7 @@ func TestProcessorWiring(t *testing.T) {
 	if got := fmt.Sprint(proctest.Types(events.All())); got != "[StockReserved]" {
 		t.Errorf("inventory events %s", got)
 	}
-	if st := h.TT.TableValue(proctest.Topology.Table("reservations"), "o-1").(State); st.Phase != Reserved {
+	if st := h.TT.TableValue(proctest.Topology.Table("reservations"), "o-1").(streams.Envelope[State]).State; st.Phase != Reserved {
 		t.Errorf("phase %s", st.Phase)
 	}
 }

