@@ -69,8 +69,8 @@ func TestIntegrationTraceFollowsTheOrder(t *testing.T) {
 		}
 	}
 	everyEvent := func(codec.Named) bool { return true }
-	check(string(p.topo.OrderEvents()), everyEvent)                          // Debezium carried the outbox column
-	check(string(p.topo.PaymentEvents()), everyEvent)                        // payments continued it
+	check(string(p.topo.OrderEvents()), everyEvent)                   // Debezium carried the outbox column
+	check(string(p.topo.PaymentEvents()), everyEvent)                 // payments continued it
 	check(string(p.topo.StatusChanges()), func(ev codec.Named) bool { // every change up to SHIPPED
 		c, ok := ev.(schemas.OrderStatusChanged)
 		return ok && c.ToStatus == schemas.StatusShipped

@@ -24,7 +24,7 @@ const closedKept = 4096
 // State is the ledger's table value for one SKU.
 type State struct {
 	OnHand int64            `json:"on_hand"`
-	Holds  map[string]int32 `json:"holds,omitempty"` // order id → units held
+	Holds  map[string]int32 `json:"holds,omitempty"`  // order id → units held
 	Closed []string         `json:"closed,omitempty"` // orders released or committed, oldest first
 	Recent []string         `json:"recent,omitempty"`
 }
