@@ -79,27 +79,16 @@ func Read(ctx context.Context, brokers []string, topic string, limit int) ([]Ent
 }
 
 func readRange(ctx context.Context, consumer sarama.Consumer, topic string, p int32, from, to int64) ([]Entry, error) {
-	pc, err := consumer.ConsumePartition(topic, p, from)
-	if err != nil {
-		return nil, err
-	}
-	defer pc.Close()
 	var out []Entry
-	for next := from; next < to; {
-		select {
-		case <-ctx.Done():
-			return out, ctx.Err()
-		case m := <-pc.Messages():
-			next = m.Offset + 1
-			e := Entry{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key), Value: m.Value,
-				Headers: map[string]string{}, Timestamp: m.Timestamp}
-			for _, h := range m.Headers {
-				e.Headers[string(h.Key)] = string(h.Value)
-			}
-			out = append(out, e)
+	err := kafka.ReadPartition(ctx, consumer, topic, p, from, to, func(m *sarama.ConsumerMessage) {
+		e := Entry{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key), Value: m.Value,
+			Headers: map[string]string{}, Timestamp: m.Timestamp}
+		for _, h := range m.Headers {
+			e.Headers[string(h.Key)] = string(h.Value)
 		}
-	}
-	return out, nil
+		out = append(out, e)
+	})
+	return out, err
 }
 
 // Replay re-publishes the dead letters of topic that were not replayed before to their origin

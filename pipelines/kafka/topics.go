@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -58,4 +59,27 @@ func NewAdmin(brokers []string) (sarama.ClusterAdmin, error) {
 		return nil, fmt.Errorf("connect admin to %v: %w", brokers, err)
 	}
 	return admin, nil
+}
+
+// ReadPartition calls fn for every message of topic/partition from offset from (inclusive) to to
+// (exclusive), in order, or until ctx ends.
+func ReadPartition(ctx context.Context, consumer sarama.Consumer, topic string, partition int32, from, to int64, fn func(*sarama.ConsumerMessage)) error {
+	if to <= from {
+		return nil
+	}
+	pc, err := consumer.ConsumePartition(topic, partition, from)
+	if err != nil {
+		return fmt.Errorf("consume %s/%d from %d: %w", topic, partition, from, err)
+	}
+	defer pc.Close()
+	for next := from; next < to; {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case m := <-pc.Messages():
+			next = m.Offset + 1
+			fn(m)
+		}
+	}
+	return nil
 }

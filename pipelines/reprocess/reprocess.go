@@ -205,25 +205,16 @@ func readTable(ctx context.Context, brokers []string, topic string) (map[string]
 		if end <= oldest {
 			continue
 		}
-		pc, err := consumer.ConsumePartition(topic, p, oldest)
+		err = kafka.ReadPartition(ctx, consumer, topic, p, oldest, end, func(m *sarama.ConsumerMessage) {
+			if m.Value == nil {
+				delete(out, string(m.Key))
+			} else {
+				out[string(m.Key)] = m.Value
+			}
+		})
 		if err != nil {
 			return nil, err
 		}
-		for next := oldest; next < end; {
-			select {
-			case <-ctx.Done():
-				pc.Close()
-				return nil, ctx.Err()
-			case m := <-pc.Messages():
-				next = m.Offset + 1
-				if m.Value == nil {
-					delete(out, string(m.Key))
-				} else {
-					out[string(m.Key)] = m.Value
-				}
-			}
-		}
-		pc.Close()
 	}
 	return out, nil
 }

@@ -302,40 +302,31 @@ func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, store func(S, [
 	}
 }
 
-// decodeRetrying retries transient failures (registry unreachable) with exponential backoff for
-// up to two minutes; poison errors return at once.
+// decodeRetrying decodes, retrying while the registry is unreachable (see retryTransient).
 func decodeRetrying(ctx context.Context, serde *codec.Serde, data []byte) (codec.Named, error) {
+	return retryTransient(ctx, func() (codec.Named, error) { return serde.Decode(data) })
+}
+
+// encodeRetrying encodes, retrying while the registry is unreachable (the schema id is looked up
+// once per type).
+func encodeRetrying(ctx context.Context, serde *codec.Serde, ev schemas.Event) ([]byte, error) {
+	return retryTransient(ctx, func() ([]byte, error) { return serde.Encode(ev) })
+}
+
+// retryTransient calls f until it succeeds or fails for a reason that is not transient, with
+// exponential backoff (100 ms to 5 s) for at most two minutes; then it returns f's last error.
+func retryTransient[T any](ctx context.Context, f func() (T, error)) (T, error) {
 	backoff := 100 * time.Millisecond
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		v, err := serde.Decode(data)
+		v, err := f()
 		if err == nil || !codec.IsTransient(err) || time.Now().After(deadline) {
 			return v, err
 		}
 		slog.Warn("schema registry unavailable; retrying", "backoff", backoff, "err", err)
 		select {
 		case <-ctx.Done():
-			return nil, err
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-// encodeRetrying retries a transient failure (the registry could not be reached for the
-// schema id, looked up once per type) like decodeRetrying.
-func encodeRetrying(ctx context.Context, serde *codec.Serde, ev schemas.Event) ([]byte, error) {
-	backoff := 100 * time.Millisecond
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		b, err := serde.Encode(ev)
-		if err == nil || !codec.IsTransient(err) || time.Now().After(deadline) {
-			return b, err
-		}
-		slog.Warn("schema registry unavailable; retrying", "backoff", backoff, "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, err
+			return v, err
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)
