@@ -58,8 +58,8 @@ func binary(t *testing.T) string {
 
 // proc is `orderflow run --processors all --api=false` in a process of its own.
 type proc struct {
-	cmd  *exec.Cmd
-	done chan error
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has exited
 }
 
 func (p *pipeline) spawn(t *testing.T, name string) *proc {
@@ -75,9 +75,9 @@ func (p *pipeline) spawn(t *testing.T, name string) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	pr := &proc{cmd: cmd, done: make(chan error, 1)}
-	go func() { pr.done <- cmd.Wait(); logf.Close() }()
-	t.Cleanup(func() { pr.cmd.Process.Kill(); <-pr.done })
+	pr := &proc{cmd: cmd, exited: make(chan struct{})}
+	go func() { cmd.Wait(); logf.Close(); close(pr.exited) }()
+	t.Cleanup(func() { pr.cmd.Process.Kill(); <-pr.exited })
 	return pr
 }
 
@@ -86,7 +86,7 @@ func (pr *proc) signal(t *testing.T, sig syscall.Signal) {
 		t.Fatal(err)
 	}
 	select {
-	case <-pr.done:
+	case <-pr.exited:
 	case <-time.After(45 * time.Second):
 		t.Fatalf("process did not exit after %v", sig)
 	}

@@ -33,6 +33,8 @@ type State struct {
 	Quantities      map[string]int32 `json:"quantities,omitempty"`
 	Replies         map[string]Reply `json:"replies,omitempty"`
 	PaymentDeclined bool             `json:"payment_declined,omitempty"`
+	Shipped         bool             `json:"shipped,omitempty"` // shipment seen before the reservation completed
+	ShipmentCause   schemas.Metadata `json:"shipment_cause,omitempty"`
 	Applied         []string         `json:"applied,omitempty"`
 }
 
@@ -134,6 +136,12 @@ func Decide(t topology.Topology) streams.Decider[State] {
 				emits = append(emits, streams.Emit{Topic: t.InventoryEvents(), Key: e.OrderID, Event: schemas.StockReserved{
 					Meta:    streams.Meta("StockReserved", e.Meta, e.OrderID, msg.Timestamp, ""),
 					OrderID: e.OrderID, Lines: lines(s)}})
+				if s.Shipped {
+					s.Phase = Committed
+					for _, sku := range sortedKeys(s.Quantities) {
+						emits = append(emits, command(s.ShipmentCause, e.OrderID, sku, schemas.SkuOpCommit, s.Quantities[sku], msg))
+					}
+				}
 			}
 		case schemas.PaymentDeclined:
 			s.PaymentDeclined = true
@@ -145,12 +153,19 @@ func Decide(t topology.Topology) streams.Decider[State] {
 					OrderID: e.OrderID, Lines: lines(s), Reason: string(schemas.CancelPaymentDeclined)}})
 			}
 		case schemas.ShipmentCreated:
-			if s.Phase != Reserved {
+			switch s.Phase {
+			case Reserved:
+				s.Phase = Committed
+				for _, sku := range sortedKeys(s.Quantities) {
+					emits = append(emits, command(e.Meta, e.OrderID, sku, schemas.SkuOpCommit, s.Quantities[sku], msg))
+				}
+			case "", Pending:
+				// Shipping saw StockReserved that this table has not recorded yet (its write was
+				// lost in a crash and the reply is being redelivered): commit once reserved.
+				s.Shipped = true
+				s.ShipmentCause = e.Meta
+			default:
 				return nil, nil, streams.Rejectf("shipment %s for order %s whose stock is %q, not reserved", e.ShipmentID, e.OrderID, s.Phase)
-			}
-			s.Phase = Committed
-			for _, sku := range sortedKeys(s.Quantities) {
-				emits = append(emits, command(e.Meta, e.OrderID, sku, schemas.SkuOpCommit, s.Quantities[sku], msg))
 			}
 		default:
 			return nil, nil, nil

@@ -67,6 +67,8 @@ func TestReservationSaga(t *testing.T) {
 		{"declined before the order", []schemas.Event{declined, order}, Skipped, "[]"},
 		{"shipped: commit", []schemas.Event{order, reply("A", true), reply("B", true), shipped}, Committed,
 			"[HOLD A×3 HOLD B×1 StockReserved COMMIT A×3 COMMIT B×1]"},
+		{"shipment seen before the last reply: commit once reserved", []schemas.Event{order, reply("A", true), shipped, reply("B", true)}, Committed,
+			"[HOLD A×3 HOLD B×1 StockReserved COMMIT A×3 COMMIT B×1]"},
 		{"duplicates change nothing", []schemas.Event{order, order, reply("A", true), reply("A", true), reply("B", true)}, Reserved,
 			"[HOLD A×3 HOLD B×1 StockReserved]"},
 	}
@@ -92,9 +94,11 @@ func TestShortLinesNameTheShortSKU(t *testing.T) {
 	}
 }
 
-func TestShipmentOfUnreservedOrderIsRejected(t *testing.T) {
+func TestShipmentOfRejectedOrderIsRejected(t *testing.T) {
 	decide := Decide(proctest.Topology)
-	_, _, err := decide(nil, schemas.ShipmentCreated{Meta: proctest.Meta("ShipmentCreated", "o-1"), OrderID: "o-1"}, msg)
+	s, _, _ := decide(nil, proctest.Order("o-1", "c-1", "A", 1), msg)
+	s, _, _ = decide(s, reply("A", false), msg)
+	_, _, err := decide(s, schemas.ShipmentCreated{Meta: proctest.Meta("ShipmentCreated", "o-1"), OrderID: "o-1"}, msg)
 	if err == nil {
 		t.Fatal("want a rejection")
 	}
