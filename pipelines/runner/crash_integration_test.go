@@ -1,9 +1,8 @@
 //go:build integration && failure
 
-// Failure-mode tests on the real stack: kill -9 of the processors mid-load, a second instance
-// taking over, a connector restart. They run with `make test-failure` (build tag failure), not in
-// `make test`: they currently show a stock-conservation bug after rebalances and crashes (every
-// order reaches the right outcome, but a few holds stay reserved) that is not fixed yet.
+// Failure-mode tests on the real stack: a second instance taking over, a connector restart, and
+// kill -9 mid-load (killed_integration_test.go). They run with `make test-failure`, outside
+// `make test`, until the gaps they show are fixed (see the README's "Redelivery and crashes").
 
 package runner_test
 
@@ -26,6 +25,7 @@ import (
 	"github.com/orderflow/orderflow/pipelines/itest"
 	"github.com/orderflow/orderflow/pipelines/loadgen"
 	"github.com/orderflow/orderflow/pipelines/runner"
+	"github.com/orderflow/orderflow/pipelines/topology"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
 )
@@ -151,19 +151,6 @@ func startAPIOnly(t *testing.T) *pipeline {
 	return p
 }
 
-// kill -9 of the processors in the middle of a 2000-order load, then a restart: every order
-// reaches the outcome it has without the crash; no double reservation or refund; stock conserved.
-func TestIntegrationProcessorKilledMidLoad(t *testing.T) {
-	p := startAPIOnly(t)
-	first := p.spawn(t, "a")
-	p.loadAndCheck(t, 2000, 250, func() {
-		time.Sleep(4 * time.Second)
-		first.signal(t, syscall.SIGKILL)
-		time.Sleep(time.Second)
-		p.spawn(t, "a") // same state directory, as a restarted pod would have
-	})
-}
-
 // Two instances share the partitions; stopping one moves its partitions to the other and no
 // order is lost.
 func TestIntegrationSecondInstanceTakesOver(t *testing.T) {
@@ -179,7 +166,8 @@ func TestIntegrationSecondInstanceTakesOver(t *testing.T) {
 // Restarting the Debezium connector mid-load makes it resume from its last stored offset:
 // records may come again (duplicates are ignored), none is lost.
 func TestIntegrationConnectorRestartMidLoad(t *testing.T) {
-	p := startPipeline(t)
+	p := deploy(t, connectors.WithSetting("slot.drop.on.stop", "false")) // the slot must outlive the restart
+	p.start(runner.Config{Processors: topology.Processors(), API: true})
 	client := connectors.NewClient(p.cfg.ConnectURL)
 	p.loadAndCheck(t, 1000, 200, func() {
 		time.Sleep(2 * time.Second)

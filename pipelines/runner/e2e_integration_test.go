@@ -47,7 +47,8 @@ type running struct {
 }
 
 // deploy prepares a private deployment (topics, schemas, tables, connector) and starts nothing.
-func deploy(t *testing.T) *pipeline {
+// Connector options override the defaults (its replication slot is dropped when it stops).
+func deploy(t *testing.T, opts ...connectors.OutboxOption) *pipeline {
 	cfg := itest.Stack(t)
 	pg := itest.PG(t, cfg)
 	ctx := itest.Context(t, 10*time.Minute)
@@ -86,8 +87,8 @@ func deploy(t *testing.T) *pipeline {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pg.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`) })
-	itest.OutboxConnector(t, cfg, pg, schema, connectors.WithTopicPrefix(topo.Prefix),
-		connectors.WithSetting("slot.drop.on.stop", "true"))
+	itest.OutboxConnector(t, cfg, pg, schema, append([]connectors.OutboxOption{connectors.WithTopicPrefix(topo.Prefix),
+		connectors.WithSetting("slot.drop.on.stop", "true")}, opts...)...)
 	p := &pipeline{t: t, cfg: cfg, topo: topo, schema: schema, state: t.TempDir()}
 	t.Cleanup(p.stopAll)
 	return p
