@@ -114,6 +114,11 @@ func (p *pipeline) loadAndCheck(t *testing.T, n int, rate float64, during func()
 		t.Fatalf("outcomes %v (%d failed), want %v", res.Outcomes, res.Failed, want)
 	}
 	t.Logf("%d orders: p50 %s p99 %s", n, res.Percentile(50), res.Percentile(99))
+	// An order is terminal before its reservation is committed in the ledger (reservations →
+	// sku-commands → inventory runs after the shipment): let every processor catch up first.
+	if err := itest.WaitNoLag(itest.Context(t, 2*time.Minute), p.cfg, runner.Inputs(p.topo)); err != nil {
+		t.Fatalf("processors did not catch up: %v", err)
+	}
 	for sku, set := range loadgen.Stock(n) {
 		var st struct{ Available, Reserved int64 }
 		p.call("GET", "/inventory/"+sku, nil, &st)

@@ -314,6 +314,10 @@ func TestIntegrationOrderPipelineEndToEnd(t *testing.T) {
 			}
 		}
 	}
+	// An order is terminal before its reservation is committed in the ledger: catch up first.
+	if err := itest.WaitNoLag(itest.Context(t, 2*time.Minute), p.cfg, runner.Inputs(p.topo)); err != nil {
+		t.Fatalf("processors did not catch up: %v", err)
+	}
 	if scarceShipped != 30 {
 		t.Errorf("%d orders of SCARCE shipped, want exactly its stock of 30 (never oversold, none lost)", scarceShipped)
 	}

@@ -126,7 +126,12 @@ func Callback[S any](env Env, processor string, decide Decider[S]) goka.ProcessC
 			s := v.(S)
 			state = &s
 		}
-		h.handle(ctx, msg, state, func(s S, _ []Sent) { ctx.SetValue(s) })
+		changed := h.handle(ctx, msg, state, func(s S, _ []Sent) { ctx.SetValue(s) })
+		if !changed && state != nil {
+			// A redelivered input after a crash: the local table may hold its effect while the
+			// table topic (what views read) lost the write. Writing the value again heals that.
+			ctx.SetValue(*state)
+		}
 	}
 }
 
@@ -180,6 +185,7 @@ func DurableCallback[S any](env Env, processor string, decide Decider[S]) goka.P
 			}
 			slog.Info("replayed input after a restart; re-sent its emits", "processor", processor,
 				"topic", topic, "offset", ctx.Offset(), "key", ctx.Key(), "resent", resent)
+			ctx.SetValue(env) // the table topic may have lost the write the local table kept
 			return
 		}
 		h.handle(ctx, msg, state, func(s S, sent []Sent) {
@@ -221,8 +227,9 @@ func newHandler[S any](env Env, processor string, decide Decider[S]) *handler[S]
 	return &handler[S]{env: env, processor: processor, decide: decide, poison: poison}
 }
 
-// handle decodes, decides, stores the new state with store (when it changed) and emits.
-func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, store func(S, []Sent)) {
+// handle decodes, decides, stores the new state with store (when it changed) and emits; it
+// reports whether the state changed.
+func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, store func(S, []Sent)) bool {
 	env, processor, m := h.env, h.processor, h.env.Metrics
 	if m != nil {
 		m.Processed.WithLabelValues(processor, string(ctx.Topic())).Inc()
@@ -253,12 +260,12 @@ func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, store func(S, [
 			m.DecodeErrors.WithLabelValues(processor, string(codec.KindOf(err))).Inc()
 		}
 		h.poison(ctx, data, string(codec.KindOf(err)), err)
-		return
+		return true
 	}
 	ev, ok := decoded.(schemas.Event)
 	if !ok {
 		h.poison(ctx, data, "not_an_event", fmt.Errorf("%s is not an event", decoded.AvroName()))
-		return
+		return true
 	}
 	newState, emits, err := h.decide(state, ev, Message{Topic: string(ctx.Topic()), Key: ctx.Key(), Timestamp: ctx.Timestamp()})
 	if err != nil {
@@ -267,7 +274,7 @@ func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, store func(S, [
 			kind = "decision_error"
 		}
 		h.poison(ctx, data, kind, err)
-		return
+		return true
 	}
 	if newState == nil && len(emits) == 0 && m != nil {
 		m.Duplicates.WithLabelValues(processor).Inc()
@@ -300,6 +307,7 @@ func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, store func(S, [
 			m.Emitted.WithLabelValues(processor, s.Topic).Inc()
 		}
 	}
+	return newState != nil
 }
 
 // decodeRetrying decodes, retrying while the registry is unreachable (see retryTransient).
