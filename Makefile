@@ -72,9 +72,9 @@ test-unit:
 test-integration:
 	$(GO) test $(GO_TEST_FLAGS) -tags integration -run Integration -p 1 -timeout 30m ./...
 
-# Failure-mode tests (crash, takeover, connector restart); not part of `make test` yet.
+# Just the failure-mode tests (crash, takeover, connector restart); `make test` runs them too.
 test-failure: up
-	$(GO) test $(GO_TEST_FLAGS) -tags 'integration failure' -run 'KilledMidLoad|TakesOver|ConnectorRestart' -p 1 -timeout 30m ./pipelines/runner/
+	$(GO) test $(GO_TEST_FLAGS) -tags integration -run 'KilledMidLoad|TakesOver|ConnectorRestart' -p 1 -timeout 30m ./pipelines/runner/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -1,8 +1,7 @@
-//go:build integration && failure
+//go:build integration
 
 // Failure-mode tests on the real stack: a second instance taking over, a connector restart, and
-// kill -9 mid-load (killed_integration_test.go). They run with `make test-failure`, outside
-// `make test`, until the gaps they show are fixed (see the README's "Redelivery and crashes").
+// kill -9 mid-load (killed_integration_test.go). `make test-failure` runs just these.
 
 package runner_test
 

@@ -1,4 +1,4 @@
-//go:build integration && failure
+//go:build integration
 
 // kill -9 mid-load; see crash_integration_test.go for the helpers and why these tests run apart.
 
