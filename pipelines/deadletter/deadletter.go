@@ -43,33 +43,9 @@ func Read(ctx context.Context, brokers []string, topic string, limit int) ([]Ent
 		return nil, fmt.Errorf("dlq: %w", err)
 	}
 	defer client.Close()
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		return nil, err
-	}
-	defer consumer.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		return nil, fmt.Errorf("dlq: partitions of %s: %w", topic, err)
-	}
 	var out []Entry
-	for _, p := range parts {
-		hwm, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			return nil, err
-		}
-		oldest, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			return nil, err
-		}
-		if hwm <= oldest {
-			continue
-		}
-		entries, err := readRange(ctx, consumer, topic, p, oldest, hwm)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, entries...)
+	if err := kafka.ReadTopic(ctx, client, topic, func(m *sarama.ConsumerMessage) { out = append(out, entryOf(m)) }); err != nil {
+		return nil, fmt.Errorf("dlq: %w", err)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Timestamp.Before(out[j].Timestamp) })
 	if limit > 0 && len(out) > limit {
@@ -80,15 +56,17 @@ func Read(ctx context.Context, brokers []string, topic string, limit int) ([]Ent
 
 func readRange(ctx context.Context, consumer sarama.Consumer, topic string, p int32, from, to int64) ([]Entry, error) {
 	var out []Entry
-	err := kafka.ReadPartition(ctx, consumer, topic, p, from, to, func(m *sarama.ConsumerMessage) {
-		e := Entry{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key), Value: m.Value,
-			Headers: map[string]string{}, Timestamp: m.Timestamp}
-		for _, h := range m.Headers {
-			e.Headers[string(h.Key)] = string(h.Value)
-		}
-		out = append(out, e)
-	})
+	err := kafka.ReadPartition(ctx, consumer, topic, p, from, to, func(m *sarama.ConsumerMessage) { out = append(out, entryOf(m)) })
 	return out, err
+}
+
+func entryOf(m *sarama.ConsumerMessage) Entry {
+	e := Entry{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: string(m.Key), Value: m.Value,
+		Headers: map[string]string{}, Timestamp: m.Timestamp}
+	for _, h := range m.Headers {
+		e.Headers[string(h.Key)] = string(h.Value)
+	}
+	return e
 }
 
 // Replay re-publishes the dead letters of topic that were not replayed before to their origin

@@ -83,3 +83,31 @@ func ReadPartition(ctx context.Context, consumer sarama.Consumer, topic string, 
 	}
 	return nil
 }
+
+// ReadTopic calls fn for every message of every partition of topic, from the oldest offset to the
+// end the partition had when its reading began, partition by partition.
+func ReadTopic(ctx context.Context, client sarama.Client, topic string, fn func(*sarama.ConsumerMessage)) error {
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		return err
+	}
+	defer consumer.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		return fmt.Errorf("partitions of %s: %w", topic, err)
+	}
+	for _, p := range parts {
+		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			return fmt.Errorf("end of %s/%d: %w", topic, p, err)
+		}
+		oldest, err := client.GetOffset(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			return fmt.Errorf("start of %s/%d: %w", topic, p, err)
+		}
+		if err := ReadPartition(ctx, consumer, topic, p, oldest, end, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -183,38 +183,16 @@ func readTable(ctx context.Context, brokers []string, topic string) (map[string]
 		return nil, err
 	}
 	defer client.Close()
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		return nil, err
-	}
-	defer consumer.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		return nil, fmt.Errorf("compare: %s: %w", topic, err)
-	}
 	out := map[string][]byte{}
-	for _, p := range parts {
-		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			return nil, err
+	err = kafka.ReadTopic(ctx, client, topic, func(m *sarama.ConsumerMessage) {
+		if m.Value == nil {
+			delete(out, string(m.Key))
+		} else {
+			out[string(m.Key)] = m.Value
 		}
-		oldest, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			return nil, err
-		}
-		if end <= oldest {
-			continue
-		}
-		err = kafka.ReadPartition(ctx, consumer, topic, p, oldest, end, func(m *sarama.ConsumerMessage) {
-			if m.Value == nil {
-				delete(out, string(m.Key))
-			} else {
-				out[string(m.Key)] = m.Value
-			}
-		})
-		if err != nil {
-			return nil, err
-		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("compare: %w", err)
 	}
 	return out, nil
 }
