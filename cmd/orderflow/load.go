@@ -4,14 +4,20 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
+
+	"github.com/orderflow/orderflow/pipelines/config"
+	"github.com/orderflow/orderflow/pipelines/orders"
+	"github.com/orderflow/orderflow/schemas/codec"
 
 	"github.com/orderflow/orderflow/pipelines/loadgen"
 )
 
-func newLoadCmd() *cobra.Command {
+func newLoadCmd(cfg *config.Config) *cobra.Command {
 	var c loadgen.Config
-	var noProgress bool
+	var noProgress, direct bool
+	var schema string
 	cmd := &cobra.Command{
 		Use:   "load",
 		Short: "Place orders through the API with a mix that exercises every path, wait until all are terminal, print a summary",
@@ -21,6 +27,23 @@ func newLoadCmd() *cobra.Command {
 			}
 			if !noProgress {
 				c.Progress = cmd.ErrOrStderr()
+			}
+			if direct {
+				pc, err := pgxpool.ParseConfig(cfg.PGDSN)
+				if err != nil {
+					return fmt.Errorf("postgres: %w", err)
+				}
+				pc.MaxConns = int32(max(4, c.Concurrency))
+				pool, err := pgxpool.NewWithConfig(cmd.Context(), pc)
+				if err != nil {
+					return fmt.Errorf("postgres: %w", err)
+				}
+				defer pool.Close()
+				serde, err := codec.New(codec.NewSRClient(cfg.RegistryURL))
+				if err != nil {
+					return err
+				}
+				c.Placer = loadgen.StorePlacer{Store: orders.NewStore(pool, serde, schema)}
 			}
 			res, err := loadgen.Run(cmd.Context(), c)
 			fmt.Fprintln(cmd.OutOrStdout())
@@ -41,6 +64,11 @@ func newLoadCmd() *cobra.Command {
 	f.IntVar(&c.Concurrency, "concurrency", 32, "requests in flight")
 	f.BoolVar(&c.Seed, "seed", true, "set the mix's stock before placing orders")
 	f.DurationVar(&c.Wait, "wait", time.Minute, "how long each order may take to become terminal")
+	f.BoolVar(&c.OpenLoop, "open-loop", false, "place orders without waiting for earlier ones to finish (overload the pipeline on purpose)")
+	f.IntVar(&c.Waiters, "waiters", 64, "concurrent long polls waiting for placed orders (with --open-loop)")
+	f.StringVar(&c.MetricsURL, "metrics-url", "", "orderflow /metrics to watch during the run for peak lag, drain time and RSS (e.g. http://localhost:8080/metrics)")
+	f.BoolVar(&direct, "direct", false, "write orders and their outbox events straight into PostgreSQL instead of POSTing them (faster than the API)")
+	f.StringVar(&schema, "schema", "public", "PostgreSQL schema of the orders and outbox tables (with --direct)")
 	f.BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar")
 	return cmd
 }

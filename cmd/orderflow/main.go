@@ -72,7 +72,7 @@ func newRootCmd() *cobra.Command {
 		newSetupCmd(&cfg),
 		newRunCmd(&cfg, "run", "Run the processors and the API in one process (or some of them: --processors, --api)", "all", true),
 		newRunCmd(&cfg, "api", "Run only the HTTP API and its views", "none", true),
-		newLoadCmd(),
+		newLoadCmd(&cfg),
 		newDLQCmd(&cfg),
 		newLagCmd(&cfg),
 		newReprocessCmd(&cfg),

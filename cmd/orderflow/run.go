@@ -44,7 +44,7 @@ func newRunCmd(cfg *config.Config, name, short string, defaultProcessors string,
 	var d deployment
 	var processors, addr, stateDir, groupSuffix, metricsAddr string
 	var slo time.Duration
-	var api bool
+	var api, profiling bool
 	cmd := &cobra.Command{
 		Use:   name,
 		Short: short,
@@ -65,7 +65,8 @@ func newRunCmd(cfg *config.Config, name, short string, defaultProcessors string,
 				}
 			}
 			app, err := runner.New(cmd.Context(), runner.Config{Endpoints: *cfg, Topology: t, Schema: d.schema,
-				StateDir: stateDir, Processors: procs, API: api, APIAddr: addr, MetricsAddr: metricsAddr, LagSLO: slo})
+				StateDir: stateDir, Processors: procs, API: api, APIAddr: addr, MetricsAddr: metricsAddr, LagSLO: slo,
+				Profiling: profiling})
 			if err != nil {
 				return err
 			}
@@ -81,6 +82,7 @@ func newRunCmd(cfg *config.Config, name, short string, defaultProcessors string,
 		"local storage of tables and views (env ORDERFLOW_STATE_DIR); give each instance its own")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve /metrics on this address too (the API serves it at /metrics)")
 	cmd.Flags().DurationVar(&slo, "lag-slo", 10*time.Second, "lag SLO behind the orderflow_lag_slo_breached metric")
+	cmd.Flags().BoolVar(&profiling, "pprof", os.Getenv("ORDERFLOW_PPROF") == "1", "serve Go profiles at /debug/pprof/ next to /metrics (env ORDERFLOW_PPROF=1)")
 	cmd.Flags().StringVar(&groupSuffix, "table-version", "", "suffix of the groups and tables to use (blue/green table versions)")
 	return cmd
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/orderflow/orderflow/pipelines/kafka"
 )
@@ -60,52 +61,79 @@ func (m *Meter) Close() error {
 	return m.admin.Close() // closes the client too
 }
 
-// Measure returns the lag of every group on every partition of its topics, sorted.
+// Measure returns the lag of every group on every partition of its topics, sorted. End offsets
+// are fetched with one request per broker and the oldest unprocessed messages are read in
+// parallel, so a scrape stays fast when every partition lags.
 func (m *Meter) Measure(ctx context.Context, groups map[string][]string) ([]Partition, error) {
 	if err := m.client.RefreshMetadata(); err != nil {
 		return nil, fmt.Errorf("lag: metadata: %w", err)
 	}
-	var out []Partition
-	now := time.Now()
-	for group, topics := range groups {
-		parts := map[string][]int32{}
+	parts := map[string][]int32{}
+	for _, topics := range groups {
 		for _, tp := range topics {
+			if _, ok := parts[tp]; ok {
+				continue
+			}
 			ps, err := m.client.Partitions(tp)
 			if err != nil {
 				return nil, fmt.Errorf("lag: partitions of %s: %w", tp, err)
 			}
 			parts[tp] = ps
 		}
-		offs, err := m.admin.ListConsumerGroupOffsets(group, parts)
+	}
+	ends, err := m.offsets(parts, sarama.OffsetNewest)
+	if err != nil {
+		return nil, err
+	}
+	var starts map[topicPartition]int64 // oldest offsets, fetched only if a group committed nothing
+	var out []Partition
+	now := time.Now()
+	for group, topics := range groups {
+		mine := map[string][]int32{}
+		for _, tp := range topics {
+			mine[tp] = parts[tp]
+		}
+		offs, err := m.admin.ListConsumerGroupOffsets(group, mine)
 		if err != nil {
 			return nil, fmt.Errorf("lag: offsets of %s: %w", group, err)
 		}
-		for tp, ps := range parts {
+		for tp, ps := range mine {
 			for _, p := range ps {
-				end, err := m.client.GetOffset(tp, p, sarama.OffsetNewest)
-				if err != nil {
-					return nil, fmt.Errorf("lag: end of %s/%d: %w", tp, p, err)
-				}
-				pl := Partition{Group: group, Topic: tp, Partition: p, End: end, Committed: -1}
+				pl := Partition{Group: group, Topic: tp, Partition: p, End: ends[topicPartition{tp, p}], Committed: -1}
 				if b := offs.GetBlock(tp, p); b != nil {
 					pl.Committed = b.Offset
 				}
 				from := pl.Committed
 				if from < 0 {
-					if from, err = m.client.GetOffset(tp, p, sarama.OffsetOldest); err != nil {
-						return nil, err
+					if starts == nil {
+						if starts, err = m.offsets(parts, sarama.OffsetOldest); err != nil {
+							return nil, err
+						}
 					}
+					from = starts[topicPartition{tp, p}]
 				}
-				pl.Lag = max(0, end-from)
-				if pl.Lag > 0 {
-					if ts, err := m.timestampAt(ctx, tp, p, from); err == nil {
-						pl.TimeLag = max(0, now.Sub(ts))
-					}
-				}
+				pl.Lag = max(0, pl.End-from)
 				out = append(out, pl)
 			}
 		}
 	}
+	// time lag: the age of the first unprocessed message of each lagging partition
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i := range out {
+		pl := &out[i]
+		if pl.Lag == 0 {
+			continue
+		}
+		from := pl.End - pl.Lag
+		g.Go(func() error {
+			if ts, err := m.timestampAt(gctx, pl.Topic, pl.Partition, from); err == nil {
+				pl.TimeLag = max(0, now.Sub(ts))
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Group != b.Group {
@@ -116,6 +144,58 @@ func (m *Meter) Measure(ctx context.Context, groups map[string][]string) ([]Part
 		}
 		return a.Partition < b.Partition
 	})
+	return out, nil
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// offsets returns the newest or oldest offset (at) of every partition, with one ListOffsets
+// request per partition leader.
+func (m *Meter) offsets(parts map[string][]int32, at int64) (map[topicPartition]int64, error) {
+	byLeader := map[*sarama.Broker]*sarama.OffsetRequest{}
+	for tp, ps := range parts {
+		for _, p := range ps {
+			leader, err := m.client.Leader(tp, p)
+			if err != nil {
+				return nil, fmt.Errorf("lag: leader of %s/%d: %w", tp, p, err)
+			}
+			req := byLeader[leader]
+			if req == nil {
+				req = &sarama.OffsetRequest{Version: 1}
+				byLeader[leader] = req
+			}
+			req.AddBlock(tp, p, at, 1)
+		}
+	}
+	out := map[topicPartition]int64{}
+	for leader, req := range byLeader {
+		resp, err := leader.GetAvailableOffsets(req)
+		if err != nil {
+			return nil, fmt.Errorf("lag: list offsets from broker %d: %w", leader.ID(), err)
+		}
+		for tp, ps := range parts {
+			for _, p := range ps {
+				b := resp.GetBlock(tp, p)
+				if b == nil {
+					continue
+				}
+				if b.Err != sarama.ErrNoError {
+					return nil, fmt.Errorf("lag: offset of %s/%d: %w", tp, p, b.Err)
+				}
+				out[topicPartition{tp, p}] = b.Offset
+			}
+		}
+	}
+	for tp, ps := range parts {
+		for _, p := range ps {
+			if _, ok := out[topicPartition{tp, p}]; !ok {
+				return nil, fmt.Errorf("lag: no offset for %s/%d", tp, p)
+			}
+		}
+	}
 	return out, nil
 }
 

@@ -37,6 +37,16 @@ type Config struct {
 	Wait        time.Duration // how long each order may take to become terminal
 	Progress    io.Writer     // progress bar destination (nil: none)
 	HTTP        *http.Client
+	// OpenLoop places orders without waiting for each to finish (at Rate, or as fast as
+	// Concurrency allows): the load does not slow down when the pipeline does, so it can exceed
+	// the pipeline's capacity. Waiters long-poll the placed orders until terminal.
+	OpenLoop bool
+	Waiters  int // concurrent long polls in open-loop mode (default 64)
+	// MetricsURL, when set, is scraped every 250 ms during the run (lag, RSS); the figures land
+	// in Result.Pressure.
+	MetricsURL string
+	// Placer places the orders (default: POST to API). Stock seeding and waiting use the API.
+	Placer Placer
 }
 
 // Order is one planned request.
@@ -89,6 +99,9 @@ type Result struct {
 	Outcomes  map[string]int // "SHIPPED", "CANCELLED/PAYMENT_DECLINED", …
 	Latencies []time.Duration
 	Elapsed   time.Duration // first POST to last terminal status
+	LoadTime  time.Duration // first POST to last POST answered
+	Samples   []Sample      // metrics scraped during the run (Config.MetricsURL)
+	Pressure  Pressure      // summary of Samples
 }
 
 // Percentile returns the p-th percentile (0 < p ≤ 100) of the POST → terminal latencies.
@@ -120,9 +133,20 @@ func (r Result) Summary(w io.Writer) {
 	if r.Elapsed > 0 {
 		rate = float64(r.Placed) / r.Elapsed.Seconds()
 	}
-	fmt.Fprintf(w, "\nelapsed (first POST → last terminal): %s  (%.0f orders/s)\n", r.Elapsed.Round(time.Millisecond), rate)
-	fmt.Fprintf(w, "POST → terminal: p50 %s  p90 %s  p99 %s  max %s\n", r.Percentile(50).Round(time.Millisecond),
+	fmt.Fprintf(w, "\nelapsed (first order placed → last terminal): %s  (%.0f orders/s)\n", r.Elapsed.Round(time.Millisecond), rate)
+	fmt.Fprintf(w, "placed → terminal: p50 %s  p90 %s  p99 %s  max %s\n", r.Percentile(50).Round(time.Millisecond),
 		r.Percentile(90).Round(time.Millisecond), r.Percentile(99).Round(time.Millisecond), r.Percentile(100).Round(time.Millisecond))
+	if r.LoadTime > 0 {
+		fmt.Fprintf(w, "placing: %s  (%.0f orders/s offered)\n", r.LoadTime.Round(time.Millisecond), float64(r.Placed)/r.LoadTime.Seconds())
+	}
+	if p := r.Pressure; p.SampleCount > 0 {
+		drain := "not drained while watched"
+		if !p.DrainedAt.IsZero() {
+			drain = p.DrainTime.Round(100 * time.Millisecond).String()
+		}
+		fmt.Fprintf(w, "peak lag: %d messages (oldest %.1fs)  drain after the last order: %s  peak RSS: %d MiB  peak heap: %d MiB\n",
+			p.PeakLag, p.PeakLagAge, drain, p.PeakRSS>>20, p.PeakHeap>>20)
+	}
 	if r.Failed > 0 {
 		fmt.Fprintf(w, "FAILED: %d orders did not complete\n", r.Failed)
 	}
@@ -140,6 +164,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		cfg.Wait = time.Minute
 	}
 	cfg.API = strings.TrimRight(cfg.API, "/")
+	if cfg.Placer == nil {
+		cfg.Placer = apiPlacer{cfg.HTTP, cfg.API}
+	}
 	if cfg.Seed {
 		if err := seed(ctx, cfg, Stock(cfg.Orders)); err != nil {
 			return Result{}, err
@@ -153,37 +180,77 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 
 	res := Result{Outcomes: map[string]int{}}
+	var watcher *Watcher
+	if cfg.MetricsURL != "" {
+		watcher = Watch(ctx, cfg.HTTP, cfg.MetricsURL, 250*time.Millisecond)
+	}
 	var mu sync.Mutex
-	jobs := make(chan int)
 	intended := make([]time.Time, cfg.Orders)
 	start := time.Now()
-	var last time.Time
-	var wg sync.WaitGroup
+	var last, lastPlaced time.Time
+	finish := func(i int, outcome string, err error) {
+		done := time.Now()
+		mu.Lock()
+		if err != nil {
+			res.Failed++
+			res.Outcomes["FAILED: "+shortErr(err)]++
+		} else {
+			res.Outcomes[outcome]++
+			res.Latencies = append(res.Latencies, done.Sub(intended[i]))
+			last = later(last, done)
+		}
+		mu.Unlock()
+		if bar != nil {
+			_ = bar.Add(1)
+		}
+	}
+	placed := func(i int) {
+		mu.Lock()
+		res.Placed++
+		lastPlaced = later(lastPlaced, time.Now())
+		mu.Unlock()
+	}
+
+	type placedOrder struct {
+		i  int
+		id string
+	}
+	jobs := make(chan int)
+	toWait := make(chan placedOrder, cfg.Orders) // open loop: never blocks a sender
+	var senders, waiters sync.WaitGroup
 	for w := 0; w < cfg.Concurrency; w++ {
-		wg.Add(1)
+		senders.Add(1)
 		go func() {
-			defer wg.Done()
+			defer senders.Done()
 			for i := range jobs {
-				outcome, err := placeAndWait(ctx, cfg, Mix(i))
-				done := time.Now()
-				mu.Lock()
-				res.Placed++
-				if err != nil {
-					res.Failed++
-					res.Outcomes["FAILED: "+shortErr(err)]++
-				} else {
-					res.Outcomes[outcome]++
-					res.Latencies = append(res.Latencies, done.Sub(intended[i]))
-					if done.After(last) {
-						last = done
-					}
-				}
-				mu.Unlock()
-				if bar != nil {
-					_ = bar.Add(1)
+				id, err := cfg.Placer.Place(ctx, Mix(i))
+				placed(i)
+				switch {
+				case err != nil:
+					finish(i, "", err)
+				case cfg.OpenLoop:
+					toWait <- placedOrder{i, id}
+				default:
+					outcome, err := waitTerminal(ctx, cfg, id)
+					finish(i, outcome, err)
 				}
 			}
 		}()
+	}
+	if cfg.OpenLoop {
+		if cfg.Waiters <= 0 {
+			cfg.Waiters = 64
+		}
+		for w := 0; w < cfg.Waiters; w++ {
+			waiters.Add(1)
+			go func() {
+				defer waiters.Done()
+				for o := range toWait {
+					outcome, err := waitTerminal(ctx, cfg, o.id)
+					finish(o.i, outcome, err)
+				}
+			}()
+		}
 	}
 	for i := 0; i < cfg.Orders; i++ {
 		// Requests are scheduled at their intended time and latency counts from it, so a stall
@@ -204,12 +271,34 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		jobs <- i
 	}
 	close(jobs)
-	wg.Wait()
+	senders.Wait()
+	res.LoadTime = lastPlaced.Sub(start)
+	close(toWait)
+	waiters.Wait()
 	if bar != nil {
 		_ = bar.Finish()
 	}
 	res.Elapsed = last.Sub(start)
+	if watcher != nil {
+		// keep watching until the lag has drained (or a minute has passed), so the drain time is seen
+		drainDeadline := time.Now().Add(time.Minute)
+		for ctx.Err() == nil && time.Now().Before(drainDeadline) {
+			if s := watcher.Samples(); len(s) > 0 && s[len(s)-1].LagMessages == 0 && s[len(s)-1].At.After(last) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		res.Samples = watcher.Stop()
+		res.Pressure = Summarise(res.Samples, lastPlaced)
+	}
 	return res, ctx.Err()
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func shortErr(err error) string {
@@ -220,15 +309,9 @@ func shortErr(err error) string {
 	return s
 }
 
-// placeAndWait POSTs the order, then long-polls until it is terminal; it returns
-// "STATUS" or "CANCELLED/REASON".
-func placeAndWait(ctx context.Context, cfg Config, o Order) (string, error) {
-	var placed struct {
-		OrderID string `json:"order_id"`
-	}
-	if code, err := call(ctx, cfg.HTTP, http.MethodPost, cfg.API+"/orders", o, &placed); err != nil || code != http.StatusCreated {
-		return "", fmt.Errorf("POST /orders: %d %v", code, err)
-	}
+// waitTerminal long-polls until the order is terminal; it returns "STATUS" or
+// "CANCELLED/REASON".
+func waitTerminal(ctx context.Context, cfg Config, orderID string) (string, error) {
 	deadline := time.Now().Add(cfg.Wait)
 	for {
 		var st struct {
@@ -238,7 +321,7 @@ func placeAndWait(ctx context.Context, cfg Config, o Order) (string, error) {
 		}
 		// the API caps one long poll at 60s: poll again until cfg.Wait has passed
 		wait := min(time.Until(deadline), 50*time.Second).Round(time.Millisecond)
-		url := fmt.Sprintf("%s/orders/%s?wait_for=terminal&timeout=%s", cfg.API, placed.OrderID, max(wait, 0))
+		url := fmt.Sprintf("%s/orders/%s?wait_for=terminal&timeout=%s", cfg.API, orderID, max(wait, 0))
 		if code, err := call(ctx, cfg.HTTP, http.MethodGet, url, nil, &st); err != nil || code != http.StatusOK {
 			return "", fmt.Errorf("GET order: %d %v", code, err)
 		}

@@ -91,16 +91,24 @@ func (pr *proc) signal(t *testing.T, sig syscall.Signal) {
 	}
 }
 
-// loadAndCheck places n orders of the mix at rate while during() runs, then checks that every
+// loadAndCheck places n orders of the mix at rate while during() runs, then checks (checkLoad) that every
 // order completed with the outcome counts of a run without failures, that stock is conserved and
 // nothing is left reserved, and that no order was refunded twice.
 func (p *pipeline) loadAndCheck(t *testing.T, n int, rate float64, during func()) {
+	p.checkLoad(t, loadgen.Config{Orders: n, Rate: rate, Concurrency: 64}, during)
+}
+
+// checkLoad runs the load lc (against p's API, stock seeded) while during() runs and checks the
+// outcome as loadAndCheck says.
+func (p *pipeline) checkLoad(t *testing.T, lc loadgen.Config, during func()) loadgen.Result {
 	ctx := itest.Context(t, 8*time.Minute)
+	lc.API, lc.Seed, lc.Wait = p.base, true, 3*time.Minute
+	n := lc.Orders
 	var res loadgen.Result
 	var err error
 	done := make(chan struct{})
 	go func() {
-		res, err = loadgen.Run(ctx, loadgen.Config{API: p.base, Orders: n, Rate: rate, Concurrency: 64, Seed: true, Wait: 3 * time.Minute})
+		res, err = loadgen.Run(ctx, lc)
 		close(done)
 	}()
 	during()
@@ -147,6 +155,7 @@ func (p *pipeline) loadAndCheck(t *testing.T, n int, rate float64, during func()
 			t.Errorf("order %s refunded %d times", order, len(ids))
 		}
 	}
+	return res
 }
 
 func startAPIOnly(t *testing.T) *pipeline {

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"slices"
@@ -56,6 +57,9 @@ type Config struct {
 	// mux serves /metrics too). Empty: not served separately.
 	MetricsAddr string
 	LagSLO      time.Duration // SLO of orderflow_lag_slo_breached (default 10s)
+	// Profiling serves net/http/pprof under /debug/pprof/ next to /metrics (off by default:
+	// profiles reveal internals and cost CPU while taken).
+	Profiling bool
 }
 
 // Validate checks the processor names.
@@ -140,7 +144,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			return nil, err
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+		a.serveDiagnostics(mux)
 		mux.Handle("/", api.New(store, a.views, api.WithTracer(a.tracer.Tracer("orderflow/api"))))
 		a.handler = mux
 		a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "orderflow_table_recovered",
@@ -148,6 +152,18 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			func() float64 { return boolGauge(a.views.Ready()) }))
 	}
 	return a, nil
+}
+
+// serveDiagnostics mounts /metrics, and /debug/pprof/ when profiling is on.
+func (a *App) serveDiagnostics(mux *http.ServeMux) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+	if a.cfg.Profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 }
 
 func boolGauge(b bool) float64 {
@@ -246,7 +262,9 @@ func (a *App) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
-		msrv := &http.Server{Handler: promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+		mux := http.NewServeMux()
+		a.serveDiagnostics(mux)
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		g.Go(func() error {
 			if err := msrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err

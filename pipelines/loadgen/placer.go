@@ -1,0 +1,48 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/orderflow/orderflow/pipelines/orders"
+)
+
+// Placer places one order and returns its id.
+type Placer interface {
+	Place(ctx context.Context, o Order) (string, error)
+}
+
+// apiPlacer POSTs orders to the API.
+type apiPlacer struct {
+	client *http.Client
+	base   string
+}
+
+func (p apiPlacer) Place(ctx context.Context, o Order) (string, error) {
+	var placed struct {
+		OrderID string `json:"order_id"`
+	}
+	if code, err := call(ctx, p.client, http.MethodPost, p.base+"/orders", o, &placed); err != nil || code != http.StatusCreated {
+		return "", fmt.Errorf("POST /orders: %d %v", code, err)
+	}
+	return placed.OrderID, nil
+}
+
+// StorePlacer writes orders straight into PostgreSQL (order rows and outbox event in one
+// transaction, as the API does), skipping HTTP: the load a batch importer or another service
+// sharing the database would put on the pipeline.
+type StorePlacer struct{ Store *orders.Store }
+
+// Place implements Placer.
+func (p StorePlacer) Place(ctx context.Context, o Order) (string, error) {
+	req := orders.NewOrder{CustomerID: o.CustomerID, Currency: o.Currency}
+	for _, it := range o.Items {
+		req.Items = append(req.Items, orders.Item{SKU: it.SKU, Quantity: int64(it.Quantity), UnitPriceCents: it.UnitPriceCents})
+	}
+	placed, err := p.Store.Place(ctx, req, "", "")
+	if err != nil {
+		return "", err
+	}
+	return placed.OrderID, nil
+}
