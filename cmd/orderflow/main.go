@@ -76,6 +76,7 @@ func newRootCmd() *cobra.Command {
 		newDLQCmd(&cfg),
 		newLagCmd(&cfg),
 		newReprocessCmd(&cfg),
+		newBenchCmd(&cfg),
 	)
 	return root
 }

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/orderflow/orderflow/pipelines/bench"
+	"github.com/orderflow/orderflow/pipelines/config"
+)
+
+func newBenchCmd(cfg *config.Config) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Benchmarks on the running stack, each against a baseline measured in the same run (results as JSON; `bench report` writes BENCHMARKS.md)",
+	}
+	var out string
+	cmd.PersistentFlags().StringVar(&out, "out", "bench-results", "directory of the JSON results")
+
+	var bc bench.BacklogConfig
+	backlog := &cobra.Command{
+		Use:   "backlog",
+		Short: "Reprocess rate of the order-status join over a synthetic backlog (vs a pass-through and a no-op consumer group) and restore time of the rebuilt table (vs a raw read)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			bc.Endpoints, bc.Log = *cfg, cmd.ErrOrStderr()
+			res, err := bench.Backlog(cmd.Context(), bc)
+			if err != nil {
+				return err
+			}
+			return writeResult(cmd, out, "backlog.json", res)
+		},
+	}
+	backlog.Flags().IntVar(&bc.Orders, "orders", 25000, "orders in the synthetic backlog (≈4 input events each; 250000 for the 1M-event report)")
+	backlog.Flags().IntVar(&bc.Runs, "runs", 3, "measured runs of each metric")
+	backlog.Flags().StringVar(&bc.StateDir, "state-dir", "", "local table storage (default: a temporary directory)")
+	cmd.AddCommand(backlog)
+	return cmd
+}
+
+// writeResult writes v as indented JSON to dir/name and says where.
+func writeResult(cmd *cobra.Command, dir, name string, v any) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "results written to %s\n", path)
+	return nil
+}
