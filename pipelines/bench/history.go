@@ -27,7 +27,9 @@ type History struct {
 var benchNamespace = uuid.MustParse("5d1c7e56-6b1e-4c71-9a63-2b9d0f1c1a10")
 
 // OrderID returns the id of synthetic order i (stable across runs).
-func OrderID(i int) string { return uuid.NewSHA1(benchNamespace, fmt.Appendf(nil, "order-%d", i)).String() }
+func OrderID(i int) string {
+	return uuid.NewSHA1(benchNamespace, fmt.Appendf(nil, "order-%d", i)).String()
+}
 
 // HistoryOf returns the events the pipeline would have produced for synthetic order i, in
 // causal order, by topic: 70% shipped (placed, authorized, reserved, shipped), 10% payment

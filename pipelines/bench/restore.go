@@ -24,10 +24,10 @@ import (
 // Restored is one restore of the order-status table into an empty instance.
 type Restored struct {
 	Measure
-	Keys        int                    `json:"keys"`
-	Statuses    map[schemas.Status]int `json:"statuses"`
-	PeakRSSMiB  float64                `json:"peak_rss_mib"`
-	BaseRSSMiB  float64                `json:"base_rss_mib"`
+	Keys       int                    `json:"keys"`
+	Statuses   map[schemas.Status]int `json:"statuses"`
+	PeakRSSMiB float64                `json:"peak_rss_mib"`
+	BaseRSSMiB float64                `json:"base_rss_mib"`
 }
 
 // restoreView starts a goka view of table with an empty state directory (an instance that has
