@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -37,6 +38,29 @@ func newBenchCmd(cfg *config.Config) *cobra.Command {
 	backlog.Flags().IntVar(&bc.Runs, "runs", 3, "measured runs of each metric")
 	backlog.Flags().StringVar(&bc.StateDir, "state-dir", "", "local table storage (default: a temporary directory)")
 	cmd.AddCommand(backlog)
+
+	var pc bench.PipelineConfig
+	pipeline := &cobra.Command{
+		Use: "pipeline",
+		Short: "Maximum sustainable order rate (vs Debezium-only capture), freshness at 50% of it and at a fixed rate (vs the CDC floor), " +
+			"view reads while ingesting (vs idle), CPU per 1000 orders per component; a private deployment per run",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pc.Endpoints, pc.Log, pc.OutDir = *cfg, cmd.ErrOrStderr(), out
+			res, err := bench.Pipeline(cmd.Context(), pc)
+			if err != nil {
+				return err
+			}
+			return writeResult(cmd, out, "pipeline.json", res)
+		},
+	}
+	f := pipeline.Flags()
+	f.DurationVar(&pc.Step, "step", 45*time.Second, "length of each rate step")
+	f.IntVar(&pc.Runs, "runs", 3, "runs (each on a fresh deployment)")
+	f.Float64Var(&pc.StartRate, "start-rate", 40, "first rate of the throughput search (orders/s)")
+	f.Float64Var(&pc.FixedRate, "fixed-rate", 1000, "rate of the fixed-rate freshness step (orders/s)")
+	f.DurationVar(&pc.FixedStep, "fixed-step", 10*time.Second, "length of the fixed-rate step")
+	f.IntVar(&pc.CaptureOrders, "capture-orders", 5000, "orders of the Debezium-only measurement")
+	cmd.AddCommand(pipeline)
 	return cmd
 }
 

@@ -107,18 +107,7 @@ func OutboxConnector(t testing.TB, cfg config.Config, pg *pgx.Conn, schema strin
 	if err := client.Apply(ctx, conn); err != nil {
 		t.Fatalf("apply connector %s: %v", conn.Name, err)
 	}
-	slot := conn.Config["slot.name"]
-	if err := Eventually(ctx, func() error {
-		var active bool
-		err := pg.QueryRow(ctx, `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&active)
-		if err != nil {
-			return fmt.Errorf("slot %s: %w", slot, err)
-		}
-		if !active {
-			return fmt.Errorf("slot %s exists but is not streaming", slot)
-		}
-		return nil
-	}); err != nil {
+	if err := connectors.WaitStreaming(ctx, pg, conn); err != nil {
 		t.Fatalf("connector %s runs but does not stream: %v", conn.Name, err)
 	}
 	return conn
@@ -127,30 +116,8 @@ func OutboxConnector(t testing.TB, cfg config.Config, pg *pgx.Conn, schema strin
 func removeConnector(t testing.TB, client *connectors.Client, pg *pgx.Conn, conn connectors.Connector) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := client.Delete(ctx, conn.Name); err != nil {
-		t.Logf("cleanup: delete connector %s: %v", conn.Name, err)
-	}
-	slot, pub := conn.Config["slot.name"], conn.Config["publication.name"]
-	err := Eventually(ctx, func() error {
-		_, err := pg.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-			WHERE slot_name = $1 AND NOT active`, slot)
-		if err != nil {
-			return err
-		}
-		var n int
-		if err := pg.QueryRow(ctx, `SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return fmt.Errorf("slot %s still active", slot)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Logf("cleanup: drop slot: %v", err)
-	}
-	if _, err := pg.Exec(ctx, `DROP PUBLICATION IF EXISTS `+pgx.Identifier{pub}.Sanitize()); err != nil {
-		t.Logf("cleanup: drop publication %s: %v", pub, err)
+	if err := connectors.Remove(ctx, client, pg, conn); err != nil {
+		t.Logf("cleanup: %v", err)
 	}
 }
 
