@@ -12,7 +12,7 @@ GO_TEST_FLAGS ?= -count=1 -v -timeout 10m
 
 export ORDERFLOW_BIN := $(CURDIR)/$(BIN)
 
-.PHONY: build up down status clean demo test test-unit test-integration test-failure fmt
+.PHONY: build up down status clean demo test test-unit test-integration test-failure bench bench-quick fmt
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orderflow
@@ -75,6 +75,24 @@ test-integration:
 # Just the failure-mode tests (crash, takeover, connector restart); `make test` runs them too.
 test-failure: up
 	$(GO) test $(GO_TEST_FLAGS) -tags integration -run 'KilledMidLoad|TakesOver|ConnectorRestart' -p 1 -timeout 30m ./pipelines/runner/
+
+# Benchmarks on the real stack (not tests): results as JSON and plots in pipelines/bench/results,
+# the report in BENCHMARKS.md. The full run takes ~40 minutes on 2 cores; bench-quick a few
+# minutes and writes to .run/bench-quick/ (BENCHMARKS.md there too).
+BENCH_ORDERS ?= 270000
+QUICK_OUT := .run/bench-quick
+# The demo's background `orderflow run` is stopped first: it would take CPU from the measurement.
+bench: build up
+	compose/app.sh stop
+	bin/orderflow bench backlog --orders $(BENCH_ORDERS) --runs 3
+	bin/orderflow bench pipeline --runs 3 --step 45s
+	bin/orderflow bench report --command "make bench"
+
+bench-quick: build up
+	compose/app.sh stop
+	bin/orderflow bench backlog --orders 25000 --runs 1 --out $(QUICK_OUT)
+	bin/orderflow bench pipeline --runs 1 --step 10s --fixed-step 5s --capture-orders 1000 --out $(QUICK_OUT)
+	bin/orderflow bench report --out $(QUICK_OUT) --output $(QUICK_OUT)/BENCHMARKS.md --command "make bench-quick"
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

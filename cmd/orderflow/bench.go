@@ -19,7 +19,7 @@ func newBenchCmd(cfg *config.Config) *cobra.Command {
 		Short: "Benchmarks on the running stack, each against a baseline measured in the same run (results as JSON; `bench report` writes BENCHMARKS.md)",
 	}
 	var out string
-	cmd.PersistentFlags().StringVar(&out, "out", "bench-results", "directory of the JSON results")
+	cmd.PersistentFlags().StringVar(&out, "out", "pipelines/bench/results", "directory of the JSON results and plots")
 
 	var bc bench.BacklogConfig
 	backlog := &cobra.Command{
@@ -27,6 +27,9 @@ func newBenchCmd(cfg *config.Config) *cobra.Command {
 		Short: "Reprocess rate of the order-status join over a synthetic backlog (vs a pass-through and a no-op consumer group) and restore time of the rebuilt table (vs a raw read)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			bc.Endpoints, bc.Log = *cfg, cmd.ErrOrStderr()
+			if err := bench.WriteSettings(out, bench.Settings(cmd.Context(), *cfg)); err != nil {
+				return err
+			}
 			res, err := bench.Backlog(cmd.Context(), bc)
 			if err != nil {
 				return err
@@ -46,6 +49,9 @@ func newBenchCmd(cfg *config.Config) *cobra.Command {
 			"view reads while ingesting (vs idle), CPU per 1000 orders per component; a private deployment per run",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			pc.Endpoints, pc.Log, pc.OutDir = *cfg, cmd.ErrOrStderr(), out
+			if err := bench.WriteSettings(out, bench.Settings(cmd.Context(), *cfg)); err != nil {
+				return err
+			}
 			res, err := bench.Pipeline(cmd.Context(), pc)
 			if err != nil {
 				return err
@@ -61,6 +67,23 @@ func newBenchCmd(cfg *config.Config) *cobra.Command {
 	f.DurationVar(&pc.FixedStep, "fixed-step", 10*time.Second, "length of the fixed-rate step")
 	f.IntVar(&pc.CaptureOrders, "capture-orders", 5000, "orders of the Debezium-only measurement")
 	cmd.AddCommand(pipeline)
+
+	var rc bench.ReportConfig
+	report := &cobra.Command{
+		Use:   "report",
+		Short: "Write BENCHMARKS.md and its SVG plots from the JSON results",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rc.ResultsDir = out
+			if err := bench.Report(rc); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "report written to %s\n", rc.Output)
+			return nil
+		},
+	}
+	report.Flags().StringVar(&rc.Output, "output", "BENCHMARKS.md", "report file")
+	report.Flags().StringVar(&rc.Command, "command", "make bench", "the command that produced the results, as printed in the report")
+	cmd.AddCommand(report)
 	return cmd
 }
 

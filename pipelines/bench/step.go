@@ -83,6 +83,7 @@ type stepRun struct {
 // time and latency counts from it, so a stall of the loader or the database shows instead of
 // being hidden), then waits until every order is terminal (at most drainMax).
 func (s *stepRun) run(ctx context.Context, rate float64, d, drainMax time.Duration) (Step, error) {
+	s.waitNoLag(ctx, time.Minute) // start from a drained pipeline
 	n := max(1, int(rate*d.Seconds()))
 	type job struct {
 		i        int
@@ -174,18 +175,30 @@ func (s *stepRun) run(ctx context.Context, rate float64, d, drainMax time.Durati
 		return Step{}, placeErr
 	}
 
+	// sustained means: every order terminal within drainMax of the end of the load …
 	drainCtx, cancel := context.WithTimeout(ctx, drainMax)
-	terminal := s.tr.waitTerminal(drainCtx, ids)
+	terminalInTime := s.tr.waitTerminal(drainCtx, ids)
 	cancel()
-	drained := time.Now()
-	cpu := takeCPU(s.procPid).since(cpuBefore)
-	// let the lag series show the tail of the drain
-	for i := 0; i < 20 && ctx.Err() == nil; i++ {
-		if len(lagPoints) > 0 && lagPoints[len(lagPoints)-1].Messages == 0 && lagPoints[len(lagPoints)-1].Seconds > drained.Sub(start).Seconds() {
-			break
-		}
-		time.Sleep(250 * time.Millisecond)
+	// … but an order not terminal by then may only be late: settle waits longer, then fails
+	if err := s.settle(ctx, ids, 15*time.Minute); err != nil {
+		stopLag()
+		return Step{}, fmt.Errorf("step at %.0f/s: %w", rate, err)
 	}
+	cpu := takeCPU(s.procPid).since(cpuBefore)
+	var lastTerminal time.Time
+	fresh, floor := newHist(), newHist()
+	for _, id := range ids {
+		placedAt, terminalAt := s.tr.seen(id)
+		_ = fresh.RecordValue(max(1, terminalAt.Sub(intended[id]).Microseconds()))
+		if !placedAt.IsZero() {
+			_ = floor.RecordValue(max(1, placedAt.Sub(intended[id]).Microseconds()))
+		}
+		if terminalAt.After(lastTerminal) {
+			lastTerminal = terminalAt
+		}
+	}
+	// let the lag series show the end of the drain (the ledger's COMMITs follow the statuses)
+	s.waitNoLag(ctx, 30*time.Second)
 	stopLag()
 	lagWG.Wait()
 	if s.view != nil {
@@ -194,20 +207,13 @@ func (s *stepRun) run(ctx context.Context, rate float64, d, drainMax time.Durati
 		readView(idleCtx, s.view, idleReads, &mu, &ids)
 		cancel()
 	}
-
-	fresh, floor := newHist(), newHist()
-	for _, id := range ids {
-		placedAt, terminalAt := s.tr.seen(id)
-		if !terminalAt.IsZero() {
-			_ = fresh.RecordValue(max(1, terminalAt.Sub(intended[id]).Microseconds()))
-		}
-		if !placedAt.IsZero() {
-			_ = floor.RecordValue(max(1, placedAt.Sub(intended[id]).Microseconds()))
-		}
+	_, _, dup, outcomes := s.tr.check(ids)
+	if dup > 0 {
+		return Step{}, fmt.Errorf("step at %.0f/s: %d orders captured more than once", rate, dup)
 	}
 	st := Step{Rate: rate, Seconds: loadEnd.Sub(start).Seconds(), Orders: len(ids), Offered: float64(len(ids)) / loadEnd.Sub(start).Seconds(),
-		Freshness: latencyOf(fresh, true), CDCFloor: latencyOf(floor, true), Lag: lagPoints, DrainSecs: drained.Sub(loadEnd).Seconds(),
-		CPUSeconds: cpu}
+		Freshness: latencyOf(fresh, true), CDCFloor: latencyOf(floor, true), Lag: lagPoints,
+		DrainSecs: max(0, lastTerminal.Sub(loadEnd).Seconds()), CPUSeconds: cpu, Outcomes: outcomes}
 	for _, p := range lagPoints {
 		st.PeakLag = max(st.PeakLag, p.Messages)
 	}
@@ -215,17 +221,30 @@ func (s *stepRun) run(ctx context.Context, rate float64, d, drainMax time.Durati
 		r, i := nanoLatency(reads), nanoLatency(idleReads)
 		st.Reads, st.IdleReads = &r, &i
 	}
-	st.Pass = terminal == len(ids) && st.Freshness.P99 < 1000
-	// an order not terminal within drainMax may only be late: settle waits longer, then fails
-	if err := s.settle(ctx, ids, 15*time.Minute); err != nil {
-		return st, fmt.Errorf("step at %.0f/s: %w", rate, err)
-	}
-	_, _, dup, outcomes := s.tr.check(ids)
-	if dup > 0 {
-		return st, fmt.Errorf("step at %.0f/s: %d orders captured more than once", rate, dup)
-	}
-	st.Outcomes = outcomes
+	st.Pass = terminalInTime == len(ids) && st.Freshness.P99 < 1000
 	return st, nil
+}
+
+// waitNoLag waits (at most timeout) until no processor has input left to process.
+func (s *stepRun) waitNoLag(ctx context.Context, timeout time.Duration) {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	inputs := runner.Inputs(s.env.Topology)
+	for wctx.Err() == nil {
+		if ps, err := s.meter.Measure(wctx, inputs); err == nil {
+			var total int64
+			for _, p := range ps {
+				total += p.Lag
+			}
+			if total == 0 {
+				return
+			}
+		}
+		select {
+		case <-wctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // settle waits until every order of ids is terminal and fails, naming how many are not, after

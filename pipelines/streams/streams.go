@@ -66,6 +66,12 @@ const (
 	storageBlockCache  = 2 << 20
 )
 
+// StorageSettings describes the local table storage (for benchmark reports).
+func StorageSettings() string {
+	return fmt.Sprintf("LevelDB per table partition: %d KiB write buffer, %d KiB block cache, no compression",
+		storageWriteBuffer>>10, storageBlockCache>>10)
+}
+
 func storageOptions() *opt.Options {
 	return &opt.Options{WriteBuffer: storageWriteBuffer, BlockCacheCapacity: storageBlockCache, Compression: opt.NoCompression}
 }
