@@ -85,7 +85,7 @@ QUICK_OUT := .run/bench-quick
 bench: build up
 	compose/app.sh stop
 	bin/orderflow bench backlog --orders $(BENCH_ORDERS) --runs 3
-	bin/orderflow bench pipeline --runs 3 --step 45s
+	bin/orderflow bench pipeline --runs 3 --step 45s --start-rate 60
 	bin/orderflow bench report --command "make bench"
 
 bench-quick: build up

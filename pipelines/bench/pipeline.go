@@ -131,7 +131,12 @@ func pipelineRun(ctx context.Context, cfg PipelineConfig, run int, res *Pipeline
 		return err
 	}
 
-	// Debezium only: the processors are not running yet.
+	// Debezium only: the processors are not running yet. A first, unrecorded capture warms up
+	// Connect, the broker and PostgreSQL (JIT, connection pools, the new slot).
+	_, warm, err := s.capture(ctx, max(200, cfg.CaptureOrders/5))
+	if err != nil {
+		return fmt.Errorf("warm-up capture: %w", err)
+	}
 	c, ids, err := s.capture(ctx, cfg.CaptureOrders)
 	if err != nil {
 		return err
@@ -145,7 +150,7 @@ func pipelineRun(ctx context.Context, cfg PipelineConfig, run int, res *Pipeline
 	}
 	s.procPid = env.procs.Process.Pid
 	// the capture backlog is the warm-up: every order must come out terminal
-	if err := s.settle(ctx, ids, 15*time.Minute); err != nil {
+	if err := s.settle(ctx, append(warm, ids...), 15*time.Minute); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	view, stopView, err := startStatusView(ctx, env)

@@ -188,7 +188,7 @@ func writePipeline(w func(string, ...any), p PipelineResult, cfg ReportConfig, r
 		if err := latencyPlot(path, "Commit → visible latency by percentile (run 1)", series); err != nil {
 			return err
 		}
-		w("![latency distribution](%s)\n\n[Latency by percentile, run 1](%s)\n\n", rel(path), rel(path))
+		w("![Latency by percentile, run 1](%s)\n\n", rel(path))
 	}
 	if len(p.Searches) > 0 {
 		var series []namedLag
@@ -202,7 +202,7 @@ func writePipeline(w func(string, ...any), p PipelineResult, cfg ReportConfig, r
 		if err := lagPlot(path, "Total consumer lag during each step (run 1)", series); err != nil {
 			return err
 		}
-		w("![lag over time](%s)\n\n[Lag over time for each step, run 1](%s)\n\n", rel(path), rel(path))
+		w("![Total consumer lag over time for each step, run 1](%s)\n\n", rel(path))
 	}
 
 	w("## 5. View reads\n\n")
