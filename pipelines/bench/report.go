@@ -91,6 +91,11 @@ func Report(cfg ReportConfig) error {
 			return err
 		}
 	}
+	// hand-written analysis of these results (the bottleneck and a proposal), kept next to them
+	if findings, err := os.ReadFile(filepath.Join(cfg.ResultsDir, "findings.md")); err == nil {
+		w("%s\n", strings.TrimSpace(string(findings)))
+		w("\n")
+	}
 	if len(settings) > 0 {
 		w("## Settings that affect the numbers\n\n| area | setting | value |\n|---|---|---|\n")
 		for _, s := range settings {

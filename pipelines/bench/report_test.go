@@ -22,7 +22,9 @@ func writeJSON(t *testing.T, path string, v any) {
 // The report states medians with their range, and ratios against the baselines of the same runs.
 func TestReportMediansRangesAndRatios(t *testing.T) {
 	dir := t.TempDir()
-	m := func(perSecond float64) Measure { return Measure{Seconds: 1000 / perSecond, Events: 1000, PerSecond: perSecond} }
+	m := func(perSecond float64) Measure {
+		return Measure{Seconds: 1000 / perSecond, Events: 1000, PerSecond: perSecond}
+	}
 	writeJSON(t, filepath.Join(dir, "backlog.json"), BacklogResult{Orders: 10, Events: 1000,
 		Reprocess:   []Measure{m(100), m(300), m(200)},
 		PassThrough: []Measure{m(400), m(400), m(400)},
