@@ -90,7 +90,7 @@ bench: build up
 
 bench-quick: build up
 	compose/app.sh stop
-	bin/orderflow bench backlog --orders 25000 --runs 1 --out $(QUICK_OUT)
+	bin/orderflow bench backlog --orders 25000 --runs 1 --restore-keys 100000 --out $(QUICK_OUT)
 	bin/orderflow bench pipeline --runs 1 --step 10s --fixed-step 5s --capture-orders 1000 --out $(QUICK_OUT)
 	bin/orderflow bench report --out $(QUICK_OUT) --output $(QUICK_OUT)/BENCHMARKS.md --command "make bench-quick"
 

@@ -39,6 +39,7 @@ func newBenchCmd(cfg *config.Config) *cobra.Command {
 	}
 	backlog.Flags().IntVar(&bc.Orders, "orders", 25000, "orders in the synthetic backlog (≈4 input events each; 250000 for the 1M-event report)")
 	backlog.Flags().IntVar(&bc.Runs, "runs", 3, "measured runs of each metric")
+	backlog.Flags().IntVar(&bc.RestoreKeys, "restore-keys", 1_000_000, "keys of the synthetic order-status table restored into an empty view (0: skip)")
 	backlog.Flags().StringVar(&bc.StateDir, "state-dir", "", "local table storage (default: a temporary directory)")
 	cmd.AddCommand(backlog)
 

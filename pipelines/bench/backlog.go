@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lovoo/goka"
+
 	"github.com/orderflow/orderflow/pipelines/config"
 	"github.com/orderflow/orderflow/pipelines/kafka"
 	"github.com/orderflow/orderflow/pipelines/reprocess"
@@ -24,10 +26,13 @@ import (
 // BacklogConfig configures the backlog benchmarks (reprocess rate and table restore).
 type BacklogConfig struct {
 	Endpoints config.Config
-	Orders    int    // synthetic orders in the backlog (≈4 input events each)
-	Runs      int    // measured runs of each metric (after one warm-up read)
-	StateDir  string // where processors and views keep their local tables (default: a temp dir)
-	Log       io.Writer
+	Orders    int // synthetic orders in the backlog (≈4 input events each)
+	Runs      int // measured runs of each metric (after one warm-up read)
+	// RestoreKeys is the size of the synthetic order-status table restored into an empty view
+	// (metric 4; 0: skip).
+	RestoreKeys int
+	StateDir    string // where processors and views keep their local tables (default: a temp dir)
+	Log         io.Writer
 }
 
 // BacklogResult holds every run of the backlog benchmarks.
@@ -40,9 +45,13 @@ type BacklogResult struct {
 	Reprocess   []Measure `json:"reprocess"`
 	PassThrough []Measure `json:"pass_through"`
 	NoOp        []Measure `json:"no_op"`
-	// metric 4: restore of the rebuilt table into an empty instance, and its baseline
+	// restore of each rebuilt table into an empty instance, and its baseline
 	Restore []Restored `json:"restore"`
 	RawRead []Measure  `json:"raw_read"`
+	// metric 4: restore of a synthetic table of RestoreKeys keys, and its baseline
+	RestoreKeys  int        `json:"restore_keys"`
+	LargeRestore []Restored `json:"large_restore"`
+	LargeRawRead []Measure  `json:"large_raw_read"`
 }
 
 // Deployment is a private set of topics for a benchmark.
@@ -218,5 +227,53 @@ func Backlog(ctx context.Context, cfg BacklogConfig) (BacklogResult, error) {
 		res.Restore = append(res.Restore, r)
 		logf("run %d: view restore       %8.0f records/s (%.1fs to ready, peak RSS %.0f MiB)", run, r.PerSecond, r.Seconds, r.PeakRSSMiB)
 	}
+	if cfg.RestoreKeys > 0 {
+		if err := largeRestore(ctx, cfg, d, &res, logf); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
+}
+
+// largeRestore writes a synthetic order-status table of cfg.RestoreKeys keys and restores it
+// into an empty view cfg.Runs times, against a raw read of the same topic.
+func largeRestore(ctx context.Context, cfg BacklogConfig, d *Deployment, res *BacklogResult, logf func(string, ...any)) error {
+	brokers := cfg.Endpoints.Brokers
+	topic := d.Topology.Prefix + ".restore-table"
+	if err := d.ensure(kafka.Topic{Name: topic, Partitions: d.Topology.Partitions, Compacted: true}); err != nil {
+		return err
+	}
+	logf("writing an order-status table of %d keys to %s …", cfg.RestoreKeys, topic)
+	start := time.Now()
+	want, err := WriteTable(ctx, brokers, d.Serde, d.Topology, topic, cfg.RestoreKeys)
+	if err != nil {
+		return err
+	}
+	logf("wrote %d keys in %.1fs", cfg.RestoreKeys, time.Since(start).Seconds())
+	res.RestoreKeys = cfg.RestoreKeys
+	if _, _, err := rawRead(ctx, brokers, topic); err != nil { // warm-up
+		return err
+	}
+	for run := 1; run <= cfg.Runs; run++ {
+		raw, keys, err := rawRead(ctx, brokers, topic)
+		if err != nil {
+			return err
+		}
+		if keys != cfg.RestoreKeys {
+			return fmt.Errorf("table %s holds %d keys, want %d", topic, keys, cfg.RestoreKeys)
+		}
+		res.LargeRawRead = append(res.LargeRawRead, raw)
+		logf("run %d: raw read of %d keys %8.0f records/s (%.1fs)", run, keys, raw.PerSecond, raw.Seconds)
+		r, err := restoreView(ctx, brokers, d.Serde, goka.Table(topic), filepath.Join(cfg.StateDir, fmt.Sprintf("large-%d", run)), raw.Events)
+		if err != nil {
+			return err
+		}
+		if r.Keys != cfg.RestoreKeys || !maps.Equal(r.Statuses, want) {
+			return fmt.Errorf("restored table: %d keys %v, want %d %v", r.Keys, r.Statuses, cfg.RestoreKeys, want)
+		}
+		res.LargeRestore = append(res.LargeRestore, r)
+		logf("run %d: view restore of %d keys %8.0f records/s (%.1fs to ready, peak RSS %.0f MiB)", run, r.Keys, r.PerSecond, r.Seconds, r.PeakRSSMiB)
+		os.RemoveAll(filepath.Join(cfg.StateDir, fmt.Sprintf("large-%d", run)))
+	}
+	return nil
 }

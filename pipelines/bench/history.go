@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/orderflow/orderflow/pipelines/kafka"
 	"github.com/orderflow/orderflow/pipelines/streams"
 	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/processors/orderstatus"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
 )
@@ -153,4 +155,54 @@ func drainAcks(producer sarama.AsyncProducer) ackResult {
 		}
 	}
 	return r
+}
+
+// WriteTable writes an order-status table of keys synthetic orders into topic: the value of
+// each order is what the order-status processor folds from its HistoryOf, Avro-encoded as in
+// the processor's table. It returns the status counts of the values written.
+func WriteTable(ctx context.Context, brokers []string, serde *codec.Serde, t topology.Topology, topic string, keys int) (map[schemas.Status]int, error) {
+	cfg := kafka.NewSaramaConfig("orderflow-bench-table")
+	cfg.Producer.Flush.Messages = 1000
+	cfg.Producer.Flush.Frequency = 5 * time.Millisecond
+	cfg.Producer.RequiredAcks = sarama.WaitForLocal
+	producer, err := sarama.NewAsyncProducer(brokers, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("table: %w", err)
+	}
+	acked := make(chan ackResult, 1)
+	go func() { acked <- drainAcks(producer) }()
+	statuses := map[schemas.Status]int{}
+	base := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	var sent int64
+	var encErr error
+	for i := 0; i < keys && ctx.Err() == nil; i++ {
+		events, _, _ := HistoryOf(t, i, base.Add(time.Duration(i)*time.Millisecond))
+		s := schemas.OrderStatus{OrderID: OrderID(i), Status: schemas.StatusUnknown, History: []schemas.StatusEntry{}, AppliedEventIDs: []string{}}
+		for _, ev := range events {
+			if _, err := orderstatus.Apply(&s, ev); err != nil {
+				encErr = err
+			}
+		}
+		payload, err := serde.Encode(s)
+		if err != nil || encErr != nil {
+			producer.AsyncClose()
+			<-acked
+			return nil, fmt.Errorf("table: order %d: %w", i, errors.Join(err, encErr))
+		}
+		producer.Input() <- &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(s.OrderID), Value: sarama.ByteEncoder(payload)}
+		statuses[s.Status]++
+		sent++
+	}
+	producer.AsyncClose()
+	ack := <-acked
+	if ack.err != nil {
+		return nil, fmt.Errorf("table: produce: %w", ack.err)
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if ack.acked != sent {
+		return nil, fmt.Errorf("table: %d records sent, %d acknowledged", sent, ack.acked)
+	}
+	return statuses, nil
 }

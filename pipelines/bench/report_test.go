@@ -30,7 +30,8 @@ func TestReportMediansRangesAndRatios(t *testing.T) {
 		PassThrough: []Measure{m(400), m(400), m(400)},
 		NoOp:        []Measure{m(1000), m(2000), m(3000)},
 		Restore:     []Restored{{Measure: m(50), Keys: 10}, {Measure: m(50), Keys: 10}, {Measure: m(50), Keys: 10}},
-		RawRead:     []Measure{m(100), m(100), m(100)}})
+		RawRead:     []Measure{m(100), m(100), m(100)},
+		RestoreKeys: 1000, LargeRestore: []Restored{{Measure: m(80), Keys: 1000}}, LargeRawRead: []Measure{m(100)}})
 	lat := func(p50, p99 float64) Latency {
 		return Latency{Count: 10, P50: p50, P99: p99, P999: p99, Max: p99,
 			Distribution: []QuantilePoint{{50, p50}, {99, p99}, {99.9, p99}}}
@@ -56,7 +57,8 @@ func TestReportMediansRangesAndRatios(t *testing.T) {
 	for _, want := range []string{
 		"| **order-status join** (goka processor rebuilding its table: decode, fold, Avro table write, change events) | 200 (100–300)",
 		"The join runs at **0.50 of the pass-through rate** and 0.100 of the no-op rate.",
-		"Restore runs at **0.50 of the raw read rate**.",
+		"| 1000 keys, one record each (synthetic) | **goka view, empty state** | 12.50 (12.50–12.50) | 80 (80–80) | 0 (0–0) MiB | 0.80 |",
+		"| the table rebuilt by the join above: 10 keys, 1000 records | **goka view, empty state** | 20.00 (20.00–20.00) | 50 (50–50) | 0 (0–0) MiB | 0.50 |",
 		"| **maximum sustainable through the pipeline** | 100 (100–100) | 0.10 |",
 		"| 50% of maximum (50/s, 10 s) | 500 | 100 (100–100) / 400 (400–400)",
 		"p99 while ingesting is **4.0× the idle p99**",
