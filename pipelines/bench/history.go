@@ -78,11 +78,7 @@ func HistoryOf(t topology.Topology, i int, at time.Time) (events []schemas.Event
 // order id with murmur2 placement and the outbox headers, as Debezium and the processors write
 // them. It returns once every message is acknowledged.
 func WriteHistory(ctx context.Context, brokers []string, serde *codec.Serde, t topology.Topology, orders int) (History, error) {
-	cfg := kafka.NewSaramaConfig("orderflow-bench-history")
-	cfg.Producer.Flush.Messages = 1000
-	cfg.Producer.Flush.Frequency = 5 * time.Millisecond
-	cfg.Producer.RequiredAcks = sarama.WaitForLocal
-	producer, err := sarama.NewAsyncProducer(brokers, cfg)
+	producer, err := bulkProducer(brokers, "orderflow-bench-history")
 	if err != nil {
 		return History{}, fmt.Errorf("history: %w", err)
 	}
@@ -127,6 +123,16 @@ func WriteHistory(ctx context.Context, brokers []string, serde *codec.Serde, t t
 	return h, nil
 }
 
+// bulkProducer returns an async producer that batches (1000 messages or 5 ms) and waits for the
+// leader only: for writing test data fast, not for the pipeline.
+func bulkProducer(brokers []string, clientID string) (sarama.AsyncProducer, error) {
+	cfg := kafka.NewSaramaConfig(clientID)
+	cfg.Producer.Flush.Messages = 1000
+	cfg.Producer.Flush.Frequency = 5 * time.Millisecond
+	cfg.Producer.RequiredAcks = sarama.WaitForLocal
+	return sarama.NewAsyncProducer(brokers, cfg)
+}
+
 type ackResult struct {
 	acked int64
 	err   error
@@ -161,11 +167,7 @@ func drainAcks(producer sarama.AsyncProducer) ackResult {
 // each order is what the order-status processor folds from its HistoryOf, Avro-encoded as in
 // the processor's table. It returns the status counts of the values written.
 func WriteTable(ctx context.Context, brokers []string, serde *codec.Serde, t topology.Topology, topic string, keys int) (map[schemas.Status]int, error) {
-	cfg := kafka.NewSaramaConfig("orderflow-bench-table")
-	cfg.Producer.Flush.Messages = 1000
-	cfg.Producer.Flush.Frequency = 5 * time.Millisecond
-	cfg.Producer.RequiredAcks = sarama.WaitForLocal
-	producer, err := sarama.NewAsyncProducer(brokers, cfg)
+	producer, err := bulkProducer(brokers, "orderflow-bench-table")
 	if err != nil {
 		return nil, fmt.Errorf("table: %w", err)
 	}
