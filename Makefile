@@ -77,7 +77,7 @@ test-failure: up
 	$(GO) test $(GO_TEST_FLAGS) -tags integration -run 'KilledMidLoad|TakesOver|ConnectorRestart' -p 1 -timeout 30m ./pipelines/runner/
 
 # Benchmarks on the real stack (not tests): results as JSON and plots in pipelines/bench/results,
-# the report in BENCHMARKS.md. The full run takes ~40 minutes on 2 cores; bench-quick a few
+# the report in BENCHMARKS.md. The full run takes ~30 minutes on 2 cores; bench-quick a few
 # minutes and writes to .run/bench-quick/ (BENCHMARKS.md there too).
 BENCH_ORDERS ?= 270000
 QUICK_OUT := .run/bench-quick
