@@ -72,7 +72,7 @@ func newBenchCmd(cfg *config.Config) *cobra.Command {
 	var rc bench.ReportConfig
 	report := &cobra.Command{
 		Use:   "report",
-		Short: "Write BENCHMARKS.md and its SVG plots from the JSON results",
+		Short: "Write BENCHMARKS.md and its PNG plots from the JSON results",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rc.ResultsDir = out
 			if err := bench.Report(rc); err != nil {
