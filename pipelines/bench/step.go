@@ -128,11 +128,7 @@ func (s *stepRun) run(ctx context.Context, rate float64, d, drainMax time.Durati
 		defer tick.Stop()
 		for {
 			if ps, err := s.meter.Measure(lagCtx, inputs); err == nil {
-				var total int64
-				for _, p := range ps {
-					total += p.Lag
-				}
-				lagPoints = append(lagPoints, LagPoint{Seconds: time.Since(start).Seconds(), Messages: total})
+				lagPoints = append(lagPoints, LagPoint{Seconds: time.Since(start).Seconds(), Messages: lag.Total(ps)})
 			}
 			select {
 			case <-lagCtx.Done():
@@ -229,22 +225,7 @@ func (s *stepRun) run(ctx context.Context, rate float64, d, drainMax time.Durati
 func (s *stepRun) waitNoLag(ctx context.Context, timeout time.Duration) {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	inputs := runner.Inputs(s.env.Topology)
-	for wctx.Err() == nil {
-		if ps, err := s.meter.Measure(wctx, inputs); err == nil {
-			var total int64
-			for _, p := range ps {
-				total += p.Lag
-			}
-			if total == 0 {
-				return
-			}
-		}
-		select {
-		case <-wctx.Done():
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
+	_ = s.meter.WaitCaughtUp(wctx, runner.Inputs(s.env.Topology), 250*time.Millisecond) // a step may start on a remainder
 }
 
 // settle waits until every order of ids is terminal and fails, naming how many are not, after

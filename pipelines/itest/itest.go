@@ -224,16 +224,5 @@ func WaitNoLag(ctx context.Context, cfg config.Config, groups map[string][]strin
 		return err
 	}
 	defer meter.Close()
-	return Eventually(ctx, func() error {
-		ps, err := meter.Measure(ctx, groups)
-		if err != nil {
-			return err
-		}
-		for _, p := range ps {
-			if p.Lag > 0 {
-				return fmt.Errorf("group %s lags on %s/%d: committed %d, end %d", p.Group, p.Topic, p.Partition, p.Committed, p.End)
-			}
-		}
-		return nil
-	})
+	return meter.WaitCaughtUp(ctx, groups, 200*time.Millisecond)
 }

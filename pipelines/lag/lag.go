@@ -8,6 +8,7 @@ package lag
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -213,6 +214,39 @@ func (m *Meter) timestampAt(ctx context.Context, topic string, p int32, offset i
 		return time.Time{}, fmt.Errorf("no message at %s/%d@%d", topic, p, offset)
 	case <-ctx.Done():
 		return time.Time{}, ctx.Err()
+	}
+}
+
+// Total returns the sum of the offset lag of ps.
+func Total(ps []Partition) int64 {
+	var total int64
+	for _, p := range ps {
+		total += p.Lag
+	}
+	return total
+}
+
+// WaitCaughtUp measures every interval until no group lags on any partition of its topics, or
+// ctx ends; then the error names a partition that still lags (or the last measuring error).
+func (m *Meter) WaitCaughtUp(ctx context.Context, groups map[string][]string, interval time.Duration) error {
+	for {
+		ps, err := m.Measure(ctx, groups)
+		if err == nil {
+			for _, p := range ps {
+				if p.Lag > 0 {
+					err = fmt.Errorf("group %s lags on %s/%d: committed %d, end %d", p.Group, p.Topic, p.Partition, p.Committed, p.End)
+					break
+				}
+			}
+			if err == nil {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(interval):
+		}
 	}
 }
 

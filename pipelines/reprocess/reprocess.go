@@ -64,10 +64,7 @@ func Run(ctx context.Context, ep config.Config, live topology.Topology, processo
 	if err != nil {
 		return Stats{}, err
 	}
-	var total int64
-	for _, p := range before {
-		total += p.Lag
-	}
+	total := lag.Total(before)
 
 	app, err := runner.New(ctx, runner.Config{Endpoints: ep, Topology: t, StateDir: stateDir, Processors: []string{processor}})
 	if err != nil {
