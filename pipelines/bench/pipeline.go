@@ -10,14 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lovoo/goka"
-
 	"github.com/orderflow/orderflow/pipelines/config"
 	"github.com/orderflow/orderflow/pipelines/lag"
-	"github.com/orderflow/orderflow/pipelines/loadgen"
-	"github.com/orderflow/orderflow/pipelines/streams"
 	"github.com/orderflow/orderflow/pipelines/topology"
-	"github.com/orderflow/orderflow/processors/orderstatus"
 )
 
 // PipelineConfig configures the end-to-end benchmarks (throughput, freshness, view reads, CPU).
@@ -153,11 +148,18 @@ func pipelineRun(ctx context.Context, cfg PipelineConfig, run int, res *Pipeline
 	if err := s.settle(ctx, append(warm, ids...), 15*time.Minute); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
-	view, stopView, err := startStatusView(ctx, env)
+	view, err := startStatusView(ctx, cfg.Endpoints.Brokers, env.Serde, t.Table(topology.GroupOrderStatus),
+		"bench-view", filepath.Join(env.stateDir, "view"))
 	if err != nil {
 		return err
 	}
-	defer stopView()
+	defer view.close()
+	recoverCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	err = view.waitRecovered(recoverCtx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("status view: %w", err)
+	}
 
 	// maximum sustainable throughput
 	var search Search
@@ -197,7 +199,7 @@ func pipelineRun(ctx context.Context, cfg PipelineConfig, run int, res *Pipeline
 
 	// freshness, view reads and CPU at 50% of the maximum; profile the processors meanwhile
 	half := max(1, search.MaxSustainable/2)
-	s.view = view
+	s.view = view.View
 	var profWG sync.WaitGroup
 	if run == 1 {
 		profWG.Add(1)
@@ -242,41 +244,19 @@ func passWord(ok bool) string {
 // capture inserts n orders as fast as 32 connections allow with the processors stopped, and
 // times how soon Debezium makes every OrderPlaced visible in Kafka.
 func (s *stepRun) capture(ctx context.Context, n int) (Capture, []string, error) {
-	placer := loadgen.StorePlacer{Store: s.env.store}
 	var mu sync.Mutex
 	var ids []string
 	committed := map[string]time.Time{}
-	var firstErr error
-	jobs := make(chan int)
-	var wg sync.WaitGroup
 	start := time.Now()
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				id, err := placer.Place(ctx, loadgen.Mix(i))
-				now := time.Now()
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				} else if err == nil {
-					ids = append(ids, id)
-					committed[id] = now
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		jobs <- s.next
-		s.next++
-	}
-	close(jobs)
-	wg.Wait()
+	err := s.place(ctx, n, 0, start, func(p placed) {
+		mu.Lock()
+		ids = append(ids, p.id)
+		committed[p.id] = p.committed
+		mu.Unlock()
+	})
 	inserted := time.Since(start)
-	if firstErr != nil {
-		return Capture{}, nil, firstErr
+	if err != nil {
+		return Capture{}, nil, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
@@ -313,30 +293,6 @@ func (s *stepRun) capture(ctx context.Context, n int) (Capture, []string, error)
 	return Capture{Orders: len(ids), InsertSecs: inserted.Seconds(), InsertRate: float64(len(ids)) / inserted.Seconds(),
 		CaptureSecs: captured.Seconds(), CaptureRate: float64(len(ids)) / captured.Seconds(),
 		CDCFloorP50: float64(floor.ValueAtQuantile(50)) / 1000, CDCFloorP99: float64(floor.ValueAtQuantile(99)) / 1000}, ids, nil
-}
-
-// startStatusView runs a goka view of the deployment's order-status table (what an API
-// instance reads) and waits until it is recovered.
-func startStatusView(ctx context.Context, env *pipelineEnv) (*goka.View, func(), error) {
-	t := env.Topology
-	view, err := goka.NewView(env.ep.Brokers, t.Table(topology.GroupOrderStatus), orderstatus.TableCodec(env.Serde),
-		streams.ViewOptions("bench-view", filepath.Join(env.stateDir, "view"))...)
-	if err != nil {
-		return nil, nil, err
-	}
-	vctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- view.Run(vctx) }()
-	stop := func() { cancel(); <-done }
-	deadline := time.Now().Add(2 * time.Minute)
-	for !view.Recovered() {
-		if time.Now().After(deadline) {
-			stop()
-			return nil, nil, fmt.Errorf("status view not recovered after 2m")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return view, stop, nil
 }
 
 // fetchProfile saves a CPU profile of d from a pprof endpoint.

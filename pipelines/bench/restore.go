@@ -30,30 +30,65 @@ type Restored struct {
 	BaseRSSMiB float64                `json:"base_rss_mib"`
 }
 
-// restoreView starts a goka view of table with an empty state directory (an instance that has
-// never run), times it until it is recovered, then counts its keys and statuses. messages is
-// the number of records in the table's changelog (for the rate).
+// statusView is a running goka view of an order-status table.
+type statusView struct {
+	*goka.View
+	done chan error
+	stop context.CancelFunc
+}
+
+// startStatusView starts a goka view of an order-status table (what an API instance reads)
+// with its local copy in stateDir; it does not wait for the recovery.
+func startStatusView(ctx context.Context, brokers []string, serde *codec.Serde, table goka.Table, name, stateDir string) (*statusView, error) {
+	view, err := goka.NewView(brokers, table, orderstatus.TableCodec(serde), streams.ViewOptions(name, stateDir)...)
+	if err != nil {
+		return nil, fmt.Errorf("view of %s: %w", table, err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	v := &statusView{View: view, done: make(chan error, 1), stop: cancel}
+	go func() { v.done <- view.Run(runCtx) }()
+	return v, nil
+}
+
+// waitRecovered waits until the view has recovered its table, it stops, or ctx ends.
+func (v *statusView) waitRecovered(ctx context.Context) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !v.Recovered() {
+		select {
+		case err := <-v.done:
+			v.done <- err // so that close still sees it
+			return fmt.Errorf("view stopped before it recovered: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// close stops the view and returns the error it stopped with (nil for a clean stop).
+func (v *statusView) close() error {
+	v.stop()
+	if err := <-v.done; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// restoreView starts a view of table with an empty state directory (an instance that has never
+// run), times it until it is recovered, then counts its keys and statuses. messages is the
+// number of records in the table's changelog (for the rate).
 func restoreView(ctx context.Context, brokers []string, serde *codec.Serde, table goka.Table, stateDir string, messages int64) (Restored, error) {
 	base := resetPeakRSS()
-	view, err := goka.NewView(brokers, table, orderstatus.TableCodec(serde), streams.ViewOptions("bench-restore", stateDir)...)
+	start := time.Now()
+	view, err := startStatusView(ctx, brokers, serde, table, "bench-restore", stateDir)
 	if err != nil {
 		return Restored{}, fmt.Errorf("restore: %w", err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	start := time.Now()
-	go func() { done <- view.Run(runCtx) }()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !view.Recovered() {
-		select {
-		case err := <-done:
-			return Restored{}, fmt.Errorf("restore: view stopped: %w", err)
-		case <-ctx.Done():
-			return Restored{}, ctx.Err()
-		case <-tick.C:
-		}
+	defer view.close()
+	if err := view.waitRecovered(ctx); err != nil {
+		return Restored{}, fmt.Errorf("restore: %w", err)
 	}
 	r := Restored{Measure: measure(messages, time.Since(start)), Statuses: map[schemas.Status]int{}}
 	r.PeakRSSMiB, r.BaseRSSMiB = float64(peakRSS())/(1<<20), float64(base)/(1<<20)
@@ -71,8 +106,7 @@ func restoreView(ctx context.Context, brokers []string, serde *codec.Serde, tabl
 		r.Statuses[v.(schemas.OrderStatus).Status]++
 	}
 	it.Release()
-	cancel()
-	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+	if err := view.close(); err != nil {
 		return Restored{}, err
 	}
 	return r, nil

@@ -79,22 +79,24 @@ type stepRun struct {
 	procPid int
 }
 
-// run places orders of the mix at rate for d (open loop: each send is scheduled at its intended
-// time and latency counts from it, so a stall of the loader or the database shows instead of
-// being hidden), then waits until every order is terminal (at most drainMax).
-func (s *stepRun) run(ctx context.Context, rate float64, d, drainMax time.Duration) (Step, error) {
-	s.waitNoLag(ctx, time.Minute) // start from a drained pipeline
-	n := max(1, int(rate*d.Seconds()))
+// placed is one order the harness placed.
+type placed struct {
+	id                  string
+	intended, committed time.Time
+}
+
+// place places n orders of the mix, continuing its sequence, over 32 connections, paced at rate
+// from start (0: as fast as they go; see loadgen.Pace); record sees each order placed, from the
+// placing goroutines. It returns the first failure, after the other orders are placed.
+func (s *stepRun) place(ctx context.Context, n int, rate float64, start time.Time, record func(placed)) error {
 	type job struct {
 		i        int
 		intended time.Time
 	}
 	jobs := make(chan job, n)
-	var mu sync.Mutex
-	ids := make([]string, 0, n)
-	intended := map[string]time.Time{}
-	var placeErr error
 	placer := loadgen.StorePlacer{Store: s.env.store}
+	var failure sync.Once
+	var firstErr error
 	var wg sync.WaitGroup
 	for w := 0; w < 32; w++ {
 		wg.Add(1)
@@ -102,19 +104,32 @@ func (s *stepRun) run(ctx context.Context, rate float64, d, drainMax time.Durati
 			defer wg.Done()
 			for j := range jobs {
 				id, err := placer.Place(ctx, loadgen.Mix(j.i))
-				mu.Lock()
 				if err != nil {
-					if placeErr == nil {
-						placeErr = fmt.Errorf("place order %d: %w", j.i, err)
-					}
-				} else {
-					ids = append(ids, id)
-					intended[id] = j.intended
+					failure.Do(func() { firstErr = fmt.Errorf("place order %d: %w", j.i, err) })
+					continue
 				}
-				mu.Unlock()
+				record(placed{id: id, intended: j.intended, committed: time.Now()})
 			}
 		}()
 	}
+	loadgen.Pace(ctx, start, n, rate, func(_ int, at time.Time) {
+		jobs <- job{s.next, at}
+		s.next++
+	})
+	close(jobs)
+	wg.Wait()
+	return firstErr
+}
+
+// run places orders of the mix at rate for d (open loop: each send is scheduled at its intended
+// time and latency counts from it, so a stall of the loader or the database shows instead of
+// being hidden), then waits until every order is terminal (at most drainMax).
+func (s *stepRun) run(ctx context.Context, rate float64, d, drainMax time.Duration) (Step, error) {
+	s.waitNoLag(ctx, time.Minute) // start from a drained pipeline
+	n := max(1, int(rate*d.Seconds()))
+	var mu sync.Mutex
+	ids := make([]string, 0, n)
+	intended := map[string]time.Time{}
 
 	inputs := runner.Inputs(s.env.Topology)
 	lagCtx, stopLag := context.WithCancel(ctx)
@@ -147,22 +162,12 @@ func (s *stepRun) run(ctx context.Context, rate float64, d, drainMax time.Durati
 	}
 
 	cpuBefore := takeCPU(s.procPid)
-	for k := 0; k < n; k++ {
-		at := start.Add(time.Duration(float64(k) / rate * float64(time.Second)))
-		if wait := time.Until(at); wait > 0 {
-			select {
-			case <-ctx.Done():
-			case <-time.After(wait):
-			}
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		jobs <- job{s.next, at}
-		s.next++
-	}
-	close(jobs)
-	wg.Wait()
+	placeErr := s.place(ctx, n, rate, start, func(p placed) {
+		mu.Lock()
+		ids = append(ids, p.id)
+		intended[p.id] = p.intended
+		mu.Unlock()
+	})
 	loadEnd := time.Now()
 	stopReads()
 	readWG.Wait()

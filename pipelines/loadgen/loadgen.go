@@ -204,7 +204,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			_ = bar.Add(1)
 		}
 	}
-	placed := func(i int) {
+	placed := func() {
 		mu.Lock()
 		res.Placed++
 		lastPlaced = later(lastPlaced, time.Now())
@@ -224,7 +224,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			defer senders.Done()
 			for i := range jobs {
 				id, err := cfg.Placer.Place(ctx, Mix(i))
-				placed(i)
+				placed()
 				switch {
 				case err != nil:
 					finish(i, "", err)
@@ -252,24 +252,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			}()
 		}
 	}
-	for i := 0; i < cfg.Orders; i++ {
-		// Requests are scheduled at their intended time and latency counts from it, so a stall
-		// shows in the figures instead of delaying later sends (coordinated omission).
-		intended[i] = time.Now()
-		if cfg.Rate > 0 {
-			intended[i] = start.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
-			if d := time.Until(intended[i]); d > 0 {
-				select {
-				case <-ctx.Done():
-				case <-time.After(d):
-				}
-			}
-		}
-		if ctx.Err() != nil {
-			break
-		}
+	Pace(ctx, start, cfg.Orders, cfg.Rate, func(i int, at time.Time) {
+		intended[i] = at
 		jobs <- i
-	}
+	})
 	close(jobs)
 	senders.Wait()
 	res.LoadTime = lastPlaced.Sub(start)
@@ -292,6 +278,29 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.Pressure = Summarise(res.Samples, lastPlaced)
 	}
 	return res, ctx.Err()
+}
+
+// Pace calls send(k, intended) for k in [0, n), each at its intended time start + k/rate (rate 0:
+// one after the other, intended = now), until ctx ends. Sends follow the schedule, not the
+// previous send's completion, and latency counts from the intended time, so a stall shows in the
+// figures instead of delaying later sends (coordinated omission).
+func Pace(ctx context.Context, start time.Time, n int, rate float64, send func(k int, intended time.Time)) {
+	for k := 0; k < n; k++ {
+		at := time.Now()
+		if rate > 0 {
+			at = start.Add(time.Duration(float64(k) / rate * float64(time.Second)))
+			if d := time.Until(at); d > 0 {
+				select {
+				case <-ctx.Done():
+				case <-time.After(d):
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		send(k, at)
+	}
 }
 
 func later(a, b time.Time) time.Time {

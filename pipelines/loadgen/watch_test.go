@@ -65,3 +65,32 @@ func TestSummariseFindsPeakAndDrain(t *testing.T) {
 		t.Fatalf("drained %s although lag never reached zero", p.DrainedAt)
 	}
 }
+
+func TestPaceSchedulesByIntendedTime(t *testing.T) {
+	start := time.Now()
+	var at []time.Time
+	Pace(context.Background(), start, 5, 200, func(k int, intended time.Time) {
+		if k != len(at) {
+			t.Fatalf("send %d out of order", k)
+		}
+		at = append(at, intended)
+		if k == 1 {
+			time.Sleep(30 * time.Millisecond) // a stall does not move later intended times
+		}
+	})
+	if len(at) != 5 {
+		t.Fatalf("%d sends, want 5", len(at))
+	}
+	for k, a := range at {
+		if want := start.Add(time.Duration(k) * 5 * time.Millisecond); !a.Equal(want) {
+			t.Errorf("send %d intended at +%s, want +%s", k, a.Sub(start), want.Sub(start))
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	n := 0
+	Pace(ctx, time.Now(), 5, 1, func(int, time.Time) { n++ })
+	if n != 0 {
+		t.Errorf("%d sends after the context ended, want none", n)
+	}
+}
