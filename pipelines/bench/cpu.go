@@ -27,28 +27,28 @@ type cpuSnapshot map[string]float64
 // registry stores its schemas in PostgreSQL) — backends that exited in between are not counted.
 func takeCPU(processorsPid int) cpuSnapshot {
 	snap := cpuSnapshot{}
-	entries, _ := os.ReadDir("/proc")
-	self := os.Getpid()
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		var comp string
-		switch {
-		case pid == self:
-			comp = CompHarness
-		case pid == processorsPid:
-			comp = CompProcessors
-		default:
-			comp = classify(pid)
-		}
-		if comp == "" {
-			continue
-		}
+	for pid, comp := range stackProcesses() {
 		snap[comp] += procCPUSeconds(pid)
 	}
+	snap[CompHarness] += procCPUSeconds(os.Getpid())
+	if processorsPid > 0 {
+		snap[CompProcessors] += procCPUSeconds(processorsPid)
+	}
 	return snap
+}
+
+// stackProcesses returns the component of every running process of the stack, by pid.
+func stackProcesses() map[int]string {
+	out := map[int]string{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			if comp := classify(pid); comp != "" {
+				out[pid] = comp
+			}
+		}
+	}
+	return out
 }
 
 func classify(pid int) string {

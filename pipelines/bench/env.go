@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -136,7 +135,7 @@ func (e *pipelineEnv) startProcessors(ctx context.Context, logDir string) error 
 			return ctx.Err()
 		case <-time.After(200 * time.Millisecond):
 		}
-		if n, err := recoveredTables(ctx, e.metrics); err == nil && n == len(topology.Processors()) {
+		if m, err := loadgen.Scrape(ctx, http.DefaultClient, e.metrics); err == nil && m.ProcessorTablesRecovered == len(topology.Processors()) {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -158,29 +157,6 @@ func (e *pipelineEnv) stopProcessors() {
 		<-e.procsDone
 	}
 	e.procs = nil
-}
-
-// recoveredTables counts the processor tables a /metrics page reports recovered.
-func recoveredTables(ctx context.Context, url string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	n := 0
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "orderflow_table_recovered{") && strings.Contains(line, `role="processor"`) && strings.HasSuffix(line, " 1") {
-			n++
-		}
-	}
-	return n, sc.Err()
 }
 
 func freeAddr() (string, error) {

@@ -88,17 +88,11 @@ var xmx = regexp.MustCompile(`-Xm[sx]\S+`)
 // jvmHeaps returns the -Xms/-Xmx flags of the stack's JVMs by component.
 func jvmHeaps() map[string]string {
 	out := map[string]string{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+	for pid, comp := range stackProcesses() {
+		if comp == CompPostgres {
 			continue
 		}
-		comp := classify(pid)
-		if comp == "" || comp == CompPostgres {
-			continue
-		}
-		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 		out[comp] = strings.Join(xmx.FindAllString(strings.ReplaceAll(string(cmdline), "\x00", " "), -1), " ")
 	}
 	return out

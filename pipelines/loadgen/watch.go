@@ -19,6 +19,8 @@ type Sample struct {
 	LagSeconds  float64 // max of orderflow_consumer_lag_seconds
 	RSSBytes    int64   // process_resident_memory_bytes
 	HeapBytes   int64   // go_memstats_heap_inuse_bytes
+	// ProcessorTablesRecovered counts orderflow_table_recovered{role="processor"} at 1.
+	ProcessorTablesRecovered int
 }
 
 // Watcher scrapes /metrics at a fixed interval until stopped.
@@ -102,6 +104,15 @@ func Scrape(ctx context.Context, client *http.Client, url string) (Sample, error
 	each("orderflow_consumer_lag_seconds", func(v float64) { s.LagSeconds = max(s.LagSeconds, v) })
 	each("process_resident_memory_bytes", func(v float64) { s.RSSBytes = int64(v) })
 	each("go_memstats_heap_inuse_bytes", func(v float64) { s.HeapBytes = int64(v) })
+	if fam := families["orderflow_table_recovered"]; fam != nil {
+		for _, m := range fam.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "role" && l.GetValue() == "processor" && value(m) == 1 {
+					s.ProcessorTablesRecovered++
+				}
+			}
+		}
+	}
 	return s, nil
 }
 

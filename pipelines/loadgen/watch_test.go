@@ -21,6 +21,10 @@ orderflow_consumer_lag_seconds{group="b",partition="1",topic="t"} 4.25
 process_resident_memory_bytes 1.048576e+08
 # TYPE go_memstats_heap_inuse_bytes gauge
 go_memstats_heap_inuse_bytes 5.0e+07
+# TYPE orderflow_table_recovered gauge
+orderflow_table_recovered{role="processor",table="a"} 1
+orderflow_table_recovered{role="processor",table="b"} 0
+orderflow_table_recovered{role="view",table="views"} 1
 `)
 	}))
 	defer srv.Close()
@@ -28,7 +32,7 @@ go_memstats_heap_inuse_bytes 5.0e+07
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.LagMessages != 12 || s.LagSeconds != 4.25 || s.RSSBytes != 104857600 || s.HeapBytes != 50000000 {
+	if s.LagMessages != 12 || s.LagSeconds != 4.25 || s.RSSBytes != 104857600 || s.HeapBytes != 50000000 || s.ProcessorTablesRecovered != 1 {
 		t.Fatalf("sample %+v", s)
 	}
 }
