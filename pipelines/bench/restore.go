@@ -33,8 +33,10 @@ type Restored struct {
 // statusView is a running goka view of an order-status table.
 type statusView struct {
 	*goka.View
-	done chan error
-	stop context.CancelFunc
+	done    chan error
+	stop    context.CancelFunc
+	closing sync.Once
+	err     error // what the view stopped with
 }
 
 // startStatusView starts a goka view of an order-status table (what an API instance reads)
@@ -67,13 +69,16 @@ func (v *statusView) waitRecovered(ctx context.Context) error {
 	return nil
 }
 
-// close stops the view and returns the error it stopped with (nil for a clean stop).
+// close stops the view and returns the error it stopped with (nil for a clean stop); calling
+// it again returns the same.
 func (v *statusView) close() error {
-	v.stop()
-	if err := <-v.done; err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return nil
+	v.closing.Do(func() {
+		v.stop()
+		if err := <-v.done; err != nil && !errors.Is(err, context.Canceled) {
+			v.err = err
+		}
+	})
+	return v.err
 }
 
 // restoreView starts a view of table with an empty state directory (an instance that has never
