@@ -90,6 +90,7 @@ type StockAdjusted struct {
 	Meta      Metadata `avro:"metadata"`
 	SKU       string   `avro:"sku"`
 	Available int64    `avro:"available"`
+	Version   int64    `avro:"version"` // per-SKU sequence of settings; 0 before versions existed
 }
 
 // StockLine is a quantity of one SKU.
@@ -238,6 +239,7 @@ type SkuCommand struct {
 	OrderID  string   `avro:"order_id"`
 	Op       SkuOp    `avro:"op"`
 	Quantity int32    `avro:"quantity"`
+	HoldSeq  int64    `avro:"hold_seq"` // RELEASE/COMMIT: the hold they close (0: any hold of the order)
 }
 
 // SkuReply: internal to inventory, keyed by order id (inventory ledger → reservations).
@@ -249,6 +251,7 @@ type SkuReply struct {
 	Quantity  int32    `avro:"quantity"`
 	Granted   bool     `avro:"granted"`
 	Available int64    `avro:"available"`
+	HoldSeq   int64    `avro:"hold_seq"` // a granted hold's number, increasing per SKU
 }
 
 func (SkuCommand) AvroName() string     { return Namespace + ".SkuCommand" }

@@ -16,3 +16,11 @@ CREATE TABLE IF NOT EXISTS {{schema}}.order_lines (
     unit_price_minor bigint  NOT NULL CHECK (unit_price_minor >= 0),
     PRIMARY KEY (order_id, line_no)
 );
+
+-- One row per SKU whose stock was ever set: the version of its latest setting. SetStock bumps it
+-- in the transaction that writes the StockAdjusted outbox row; the row lock orders concurrent
+-- settings of one SKU, so versions follow commit order (and Debezium's capture order).
+CREATE TABLE IF NOT EXISTS {{schema}}.stock_versions (
+    sku     text   PRIMARY KEY,
+    version bigint NOT NULL
+);

@@ -213,18 +213,25 @@ func (s *Store) SetStock(ctx context.Context, sku string, available int64, trace
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	eventID := uuid.New()
-	payload, err := s.serde.Encode(schemas.StockAdjusted{
-		Meta: schemas.Metadata{EventID: eventID.String(), EventType: "StockAdjusted", OccurredAt: now, CorrelationID: sku},
-		SKU:  sku, Available: available,
-	})
-	if err != nil {
-		return "", fmt.Errorf("orders: encode StockAdjusted: %w", err)
-	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return "", fmt.Errorf("orders: begin: %w", err)
 	}
 	defer tx.Rollback(ctx)
+	// The ledger applies a setting only if its version is newer than the last it applied, so a
+	// redelivered old setting can never reset the stock.
+	var version int64
+	if err := tx.QueryRow(ctx, `INSERT INTO `+s.schema+`.stock_versions (sku, version) VALUES ($1, 1)
+		ON CONFLICT (sku) DO UPDATE SET version = stock_versions.version + 1 RETURNING version`, sku).Scan(&version); err != nil {
+		return "", fmt.Errorf("orders: next stock version of %s: %w", sku, err)
+	}
+	payload, err := s.serde.Encode(schemas.StockAdjusted{
+		Meta: schemas.Metadata{EventID: eventID.String(), EventType: "StockAdjusted", OccurredAt: now, CorrelationID: sku},
+		SKU:  sku, Available: available, Version: version,
+	})
+	if err != nil {
+		return "", fmt.Errorf("orders: encode StockAdjusted: %w", err)
+	}
 	if _, err := outbox.Insert(ctx, tx, s.schema, outbox.Event{ID: eventID, AggregateType: topology.AggregateStock,
 		AggregateID: sku, Type: "StockAdjusted", Payload: payload, OccurredAt: now, TraceParent: traceparent}); err != nil {
 		return "", err

@@ -2,14 +2,12 @@ package streams
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
 	"log/slog"
 	"maps"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -107,7 +105,14 @@ type Emit struct {
 type Message struct {
 	Topic     string
 	Key       string
+	Partition int32
+	Offset    int64
 	Timestamp time.Time // the Kafka record's timestamp: decisions use it as "now" so replay is deterministic
+	// Replay is set by DurableCallback for an input this key's state has already applied (it is
+	// delivered again after a crash, before its offset was committed). The decision must then
+	// change nothing and return the emits the input caused, as the current state implies them,
+	// with the same event ids: an emit lost in the crash is sent again, a copy is ignored.
+	Replay bool
 }
 
 // ErrRejected marks an event that decodes but violates an invariant (e.g. quantity ≤ 0); it is
@@ -147,7 +152,7 @@ func Callback[S any](env Env, processor string, decide Decider[S]) goka.ProcessC
 			s := v.(S)
 			state = &s
 		}
-		changed := h.handle(ctx, msg, state, func(s S, _ []Sent) { ctx.SetValue(s) })
+		changed := h.handle(ctx, msg, state, false, func(s S) { ctx.SetValue(s) })
 		if !changed && state != nil {
 			// A redelivered input after a crash: the local table may hold its effect while the
 			// table topic (what views read) lost the write. Writing the value again heals that.
@@ -156,32 +161,22 @@ func Callback[S any](env Env, processor string, decide Decider[S]) goka.ProcessC
 	}
 }
 
-// Envelope is the table value of a processor run by DurableCallback: its state, the highest
-// input offset applied to the key per input topic, and the messages the latest inputs emitted.
+// Envelope is the table value of a processor run by DurableCallback: its state and, per input
+// topic, the highest offset of an input that changed the state or emitted. Its size depends on
+// the number of input topics, never on history.
 type Envelope[S any] struct {
 	State   S                `json:"state"`
 	Offsets map[string]int64 `json:"offsets,omitempty"`
-	Sent    []Sent           `json:"sent,omitempty"`
 }
-
-// Sent is one emitted message, kept so that a replayed input re-sends exactly it.
-type Sent struct {
-	In      string            `json:"in"`     // input topic
-	Offset  int64             `json:"offset"` // input offset
-	Topic   string            `json:"topic"`
-	Key     string            `json:"key"`
-	Value   []byte            `json:"value"`
-	Headers map[string]string `json:"headers,omitempty"`
-}
-
-// SentKept bounds Envelope.Sent per key: the emits of the latest inputs that emitted anything.
-const SentKept = 64
 
 // DurableCallback is Callback for processors whose emits must survive a crash. Goka writes the
 // table and the emits concurrently and commits the input offset after both; a kill -9 in between
 // may keep the new state and lose an emit. On restart the input is delivered again: the
-// envelope's offsets recognise the replay, and the emits recorded for it are sent again (same
-// payloads, same event ids, so consumers ignore copies) instead of being lost.
+// envelope's offsets recognise the replay (whatever the traffic on the key: a key's inputs on
+// one topic all come from one partition, in offset order), and the decision is asked, with
+// Message.Replay set, for the emits the input caused. It returns them as the current state
+// implies them, with the same deterministic event ids, so a lost emit is sent again and a copy is
+// ignored downstream; nothing is recorded per emit, so the value stays small.
 func DurableCallback[S any](env Env, processor string, decide Decider[S]) goka.ProcessCallback {
 	h := newHandler(env, processor, decide)
 	return func(ctx goka.Context, msg any) {
@@ -192,37 +187,19 @@ func DurableCallback[S any](env Env, processor string, decide Decider[S]) goka.P
 			state = &env.State
 		}
 		topic := string(ctx.Topic())
-		if last, ok := env.Offsets[topic]; ok && ctx.Offset() <= last {
-			resent := 0
-			for _, s := range env.Sent {
-				if s.In == topic && s.Offset == ctx.Offset() {
-					hdr := goka.Headers{}
-					for k, v := range s.Headers {
-						hdr[k] = []byte(v)
-					}
-					ctx.Emit(goka.Stream(s.Topic), s.Key, s.Value, goka.WithCtxEmitHeaders(hdr))
-					resent++
-				}
-			}
-			slog.Info("replayed input after a restart; re-sent its emits", "processor", processor,
-				"topic", topic, "offset", ctx.Offset(), "key", ctx.Key(), "resent", resent)
-			ctx.SetValue(env) // the table topic may have lost the write the local table kept
-			return
-		}
-		h.handle(ctx, msg, state, func(s S, sent []Sent) {
-			next := Envelope[S]{State: s, Offsets: maps.Clone(env.Offsets), Sent: env.Sent}
-			if next.Offsets == nil {
-				next.Offsets = map[string]int64{}
-			}
+		last, seen := env.Offsets[topic]
+		replay := seen && ctx.Offset() <= last
+		h.handle(ctx, msg, state, replay, func(s S) {
+			next := Envelope[S]{State: s, Offsets: make(map[string]int64, len(env.Offsets)+1)}
+			maps.Copy(next.Offsets, env.Offsets)
 			next.Offsets[topic] = ctx.Offset()
-			if len(sent) > 0 {
-				next.Sent = append(slices.Clone(env.Sent), sent...)
-				if len(next.Sent) > SentKept {
-					next.Sent = next.Sent[len(next.Sent)-SentKept:]
-				}
-			}
 			ctx.SetValue(next)
 		})
+		if replay {
+			slog.Info("replayed input after a restart; its emits sent again", "processor", processor,
+				"topic", topic, "offset", ctx.Offset(), "key", ctx.Key())
+			ctx.SetValue(env) // the table topic may have lost the write the local table kept
+		}
 	}
 }
 
@@ -248,9 +225,9 @@ func newHandler[S any](env Env, processor string, decide Decider[S]) *handler[S]
 	return &handler[S]{env: env, processor: processor, decide: decide, poison: poison}
 }
 
-// handle decodes, decides, stores the new state with store (when it changed) and emits; it
-// reports whether the state changed.
-func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, store func(S, []Sent)) bool {
+// handle decodes, decides, stores the new state with store (when the input changed it or
+// emitted; never for a replay) and emits; it reports whether store was called.
+func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, replay bool, store func(S)) bool {
 	env, processor, m := h.env, h.processor, h.env.Metrics
 	if m != nil {
 		m.Processed.WithLabelValues(processor, string(ctx.Topic())).Inc()
@@ -288,7 +265,8 @@ func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, store func(S, [
 		h.poison(ctx, data, "not_an_event", fmt.Errorf("%s is not an event", decoded.AvroName()))
 		return true
 	}
-	newState, emits, err := h.decide(state, ev, Message{Topic: string(ctx.Topic()), Key: ctx.Key(), Timestamp: ctx.Timestamp()})
+	newState, emits, err := h.decide(state, ev, Message{Topic: string(ctx.Topic()), Key: ctx.Key(),
+		Partition: ctx.Partition(), Offset: ctx.Offset(), Timestamp: ctx.Timestamp(), Replay: replay})
 	if err != nil {
 		kind := "rejected"
 		if !errors.Is(err, ErrRejected) {
@@ -300,35 +278,44 @@ func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, store func(S, [
 	if newState == nil && len(emits) == 0 && m != nil {
 		m.Duplicates.WithLabelValues(processor).Inc()
 	}
-	var sent []Sent
+	type encoded struct {
+		topic, key string
+		value      []byte
+		headers    goka.Headers
+	}
+	out := make([]encoded, 0, len(emits))
 	for _, e := range emits {
 		payload, err := encodeRetrying(ctx.Context(), env.Serde, e.Event)
 		if err != nil {
 			ctx.Fail(fmt.Errorf("encode %s: %w", e.Event.AvroName(), err))
 		}
-		hdr := map[string]string{
-			HeaderEventID:   e.Event.Metadata().EventID,
-			HeaderEventType: e.Event.Metadata().EventType,
+		hdr := goka.Headers{
+			HeaderEventID:   []byte(e.Event.Metadata().EventID),
+			HeaderEventType: []byte(e.Event.Metadata().EventType),
 		}
 		if traceparent != "" {
-			hdr[HeaderTraceParent] = traceparent
+			hdr[HeaderTraceParent] = []byte(traceparent)
 		}
-		sent = append(sent, Sent{In: string(ctx.Topic()), Offset: ctx.Offset(), Topic: string(e.Topic), Key: e.Key, Value: payload, Headers: hdr})
+		out = append(out, encoded{string(e.Topic), e.Key, payload, hdr})
 	}
-	if newState != nil {
-		store(*newState, sent)
-	}
-	for _, s := range sent {
-		hdr := goka.Headers{}
-		for k, v := range s.Headers {
-			hdr[k] = []byte(v)
+	stored := false
+	if !replay && (newState != nil || len(emits) > 0) {
+		if newState == nil {
+			newState = state
+			if newState == nil {
+				newState = new(S)
+			}
 		}
-		ctx.Emit(goka.Stream(s.Topic), s.Key, s.Value, goka.WithCtxEmitHeaders(hdr))
+		store(*newState)
+		stored = true
+	}
+	for _, o := range out {
+		ctx.Emit(goka.Stream(o.topic), o.key, o.value, goka.WithCtxEmitHeaders(o.headers))
 		if m != nil {
-			m.Emitted.WithLabelValues(processor, s.Topic).Inc()
+			m.Emitted.WithLabelValues(processor, o.topic).Inc()
 		}
 	}
-	return newState != nil
+	return stored
 }
 
 // decodeRetrying decodes, retrying while the registry is unreachable (see retryTransient).
@@ -387,28 +374,6 @@ func Meta(eventType string, cause schemas.Metadata, orderID string, at time.Time
 		CorrelationID: corr,
 		CausationID:   &causeID,
 	}
-}
-
-// JSONCodec is a goka.Codec for a processor's internal state (not an event: it never leaves the
-// processor's group table, so it needs no registry).
-type JSONCodec[T any] struct{}
-
-// Encode implements goka.Codec.
-func (JSONCodec[T]) Encode(value any) ([]byte, error) {
-	v, ok := value.(T)
-	if !ok {
-		return nil, fmt.Errorf("json codec: cannot encode %T", value)
-	}
-	return json.Marshal(v)
-}
-
-// Decode implements goka.Codec.
-func (JSONCodec[T]) Decode(data []byte) (any, error) {
-	var v T
-	if err := json.Unmarshal(data, &v); err != nil {
-		return nil, fmt.Errorf("json codec: %w", err)
-	}
-	return v, nil
 }
 
 // Run runs a processor until ctx ends and returns its error (nil on a clean stop).

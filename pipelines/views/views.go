@@ -36,7 +36,7 @@ func New(brokers []string, t topology.Topology, serde *codec.Serde, stateDir str
 	if err != nil {
 		return nil, fmt.Errorf("views: order-status: %w", err)
 	}
-	stock, err := goka.NewView(brokers, t.Table(topology.GroupInventory), streams.JSONCodec[streams.Envelope[inventory.State]]{},
+	stock, err := goka.NewView(brokers, t.Table(topology.GroupInventory), inventory.TableCodec(),
 		streams.ViewOptions(string(t.Group(topology.GroupInventory)), stateDir)...)
 	if err != nil {
 		return nil, fmt.Errorf("views: inventory: %w", err)

@@ -1,7 +1,6 @@
 package payments
 
 import (
-	"slices"
 	"strings"
 
 	"github.com/lovoo/goka"
@@ -25,13 +24,26 @@ const (
 	NotCharged = "NOT_CHARGED" // stock was rejected before the order reached payments
 )
 
-// State is the payments table value for one order.
+// State is the payments table value for one order. Every field is set once per order, so the
+// value never grows; an input is recognised as applied from the fields it set.
 type State struct {
-	Status        string   `json:"status,omitempty"`
-	AmountMinor   int64    `json:"amount_minor,omitempty"`
-	Currency      string   `json:"currency,omitempty"`
-	StockRejected bool     `json:"stock_rejected,omitempty"`
-	Applied       []string `json:"applied,omitempty"`
+	Status        string `json:"status,omitempty"`
+	AmountMinor   int64  `json:"amount_minor,omitempty"`
+	Currency      string `json:"currency,omitempty"`
+	StockRejected bool   `json:"stock_rejected,omitempty"`
+}
+
+// MarshalState implements streams.BinaryState.
+func (s *State) MarshalState(w *streams.Writer) {
+	w.String(s.Status)
+	w.Varint(s.AmountMinor)
+	w.String(s.Currency)
+	w.Bool(s.StockRejected)
+}
+
+// UnmarshalState implements streams.BinaryState.
+func (s *State) UnmarshalState(r *streams.Reader) {
+	s.Status, s.AmountMinor, s.Currency, s.StockRejected = r.String(), r.Varint(), r.String(), r.Bool()
 }
 
 // Decision returns whether an order is authorized and, if not, why.
@@ -47,59 +59,78 @@ func Decision(o schemas.OrderPlaced) (authorized bool, reason schemas.DeclineRea
 
 // Decide is the payment service's pure decision function.
 func Decide(t topology.Topology) streams.Decider[State] {
+	authorized := func(e schemas.OrderPlaced, msg streams.Message) streams.Emit {
+		return streams.Emit{Topic: t.PaymentEvents(), Key: e.OrderID, Event: schemas.PaymentAuthorized{
+			Meta:    streams.Meta("PaymentAuthorized", e.Meta, e.OrderID, msg.Timestamp, ""),
+			OrderID: e.OrderID, AmountMinor: e.TotalMinor, Currency: e.Currency,
+		}}
+	}
+	declined := func(e schemas.OrderPlaced, reason schemas.DeclineReason, msg streams.Message) streams.Emit {
+		return streams.Emit{Topic: t.PaymentEvents(), Key: e.OrderID, Event: schemas.PaymentDeclined{
+			Meta:    streams.Meta("PaymentDeclined", e.Meta, e.OrderID, msg.Timestamp, ""),
+			OrderID: e.OrderID, AmountMinor: e.TotalMinor, Currency: e.Currency, Reason: reason,
+			Detail: declineDetail(reason),
+		}}
+	}
+	refunded := func(s State, e schemas.StockRejected, msg streams.Message) streams.Emit {
+		return streams.Emit{Topic: t.PaymentEvents(), Key: e.OrderID, Event: schemas.PaymentRefunded{
+			Meta:    streams.Meta("PaymentRefunded", e.Meta, e.OrderID, msg.Timestamp, ""),
+			OrderID: e.OrderID, AmountMinor: s.AmountMinor, Currency: s.Currency, Reason: string(schemas.CancelOutOfStock),
+		}}
+	}
 	return func(state *State, ev schemas.Event, msg streams.Message) (*State, []streams.Emit, error) {
 		var s State
 		if state != nil {
 			s = *state
-			s.Applied = slices.Clone(state.Applied)
 		}
-		id := ev.Metadata().EventID
-		if slices.Contains(s.Applied, id) {
-			return nil, nil, nil // redelivered: already applied
-		}
-		var emits []streams.Emit
 		switch e := ev.(type) {
 		case schemas.OrderPlaced:
 			if err := e.Validate(); err != nil {
 				return nil, nil, streams.Rejectf("%v", err)
 			}
+			if msg.Replay { // the decision this order got, sent again
+				switch s.Status {
+				case Authorized, Refunded:
+					return nil, []streams.Emit{authorized(e, msg)}, nil
+				case Declined:
+					_, reason := Decision(e)
+					return nil, []streams.Emit{declined(e, reason, msg)}, nil
+				}
+				return nil, nil, nil
+			}
 			if s.Status != "" {
-				break // already decided for this order
+				return nil, nil, nil // redelivered: already decided for this order
 			}
 			s.AmountMinor, s.Currency = e.TotalMinor, e.Currency
 			if s.StockRejected {
 				s.Status = NotCharged
-				break
+				return &s, nil, nil
 			}
-			ok, reason := Decision(e)
-			if ok {
+			if ok, reason := Decision(e); ok {
 				s.Status = Authorized
-				emits = append(emits, streams.Emit{Topic: t.PaymentEvents(), Key: e.OrderID, Event: schemas.PaymentAuthorized{
-					Meta:    streams.Meta("PaymentAuthorized", e.Meta, e.OrderID, msg.Timestamp, ""),
-					OrderID: e.OrderID, AmountMinor: e.TotalMinor, Currency: e.Currency,
-				}})
+				return &s, []streams.Emit{authorized(e, msg)}, nil
 			} else {
 				s.Status = Declined
-				emits = append(emits, streams.Emit{Topic: t.PaymentEvents(), Key: e.OrderID, Event: schemas.PaymentDeclined{
-					Meta:    streams.Meta("PaymentDeclined", e.Meta, e.OrderID, msg.Timestamp, ""),
-					OrderID: e.OrderID, AmountMinor: e.TotalMinor, Currency: e.Currency, Reason: reason,
-					Detail: declineDetail(reason),
-				}})
+				return &s, []streams.Emit{declined(e, reason, msg)}, nil
 			}
 		case schemas.StockRejected:
+			if msg.Replay {
+				if s.Status == Refunded {
+					return nil, []streams.Emit{refunded(s, e, msg)}, nil
+				}
+				return nil, nil, nil
+			}
+			if s.StockRejected {
+				return nil, nil, nil // redelivered
+			}
 			s.StockRejected = true
 			if s.Status == Authorized {
 				s.Status = Refunded
-				emits = append(emits, streams.Emit{Topic: t.PaymentEvents(), Key: e.OrderID, Event: schemas.PaymentRefunded{
-					Meta:    streams.Meta("PaymentRefunded", e.Meta, e.OrderID, msg.Timestamp, ""),
-					OrderID: e.OrderID, AmountMinor: s.AmountMinor, Currency: s.Currency, Reason: string(schemas.CancelOutOfStock),
-				}})
+				return &s, []streams.Emit{refunded(s, e, msg)}, nil
 			}
-		default:
-			return nil, nil, nil // other events on our inputs do not concern payments
+			return &s, nil, nil
 		}
-		s.Applied = append(s.Applied, id)
-		return &s, emits, nil
+		return nil, nil, nil // other events on our inputs do not concern payments
 	}
 }
 
@@ -113,7 +144,7 @@ func declineDetail(r schemas.DeclineReason) string {
 // Group defines the payments processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
 	cb := streams.DurableCallback(env, topology.GroupPayments, Decide(t))
-	return streams.DefineGroup(t.Group(topology.GroupPayments), streams.JSONCodec[streams.Envelope[State]]{}, cb,
+	return streams.DefineGroup(t.Group(topology.GroupPayments), streams.StateCodec[State, *State]{}, cb,
 		[]goka.Stream{t.OrderEvents(), t.InventoryEvents()},
 		t.PaymentEvents())
 }

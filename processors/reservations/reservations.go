@@ -2,6 +2,7 @@ package reservations
 
 import (
 	"maps"
+	"strconv"
 	"slices"
 
 	"github.com/lovoo/goka"
@@ -25,40 +26,98 @@ const (
 type Reply struct {
 	Granted   bool  `json:"granted"`
 	Available int64 `json:"available"`
+	HoldSeq   int64 `json:"hold_seq,omitempty"` // the ledger's number of the granted hold
 }
 
-// State is the reservations table value for one order.
+// State is the reservations table value for one order. Its size depends on the order's lines,
+// never on history: an input is recognised as applied from the phase and the replies it set.
 type State struct {
 	Phase           string           `json:"phase,omitempty"`
 	Quantities      map[string]int32 `json:"quantities,omitempty"`
 	Replies         map[string]Reply `json:"replies,omitempty"`
 	PaymentDeclined bool             `json:"payment_declined,omitempty"`
 	Shipped         bool             `json:"shipped,omitempty"` // shipment seen before the reservation completed
-	ShipmentCause   schemas.Metadata `json:"shipment_cause,omitempty"`
-	Applied         []string         `json:"applied,omitempty"`
+}
+
+// MarshalState implements streams.BinaryState.
+func (s *State) MarshalState(w *streams.Writer) {
+	w.String(s.Phase)
+	w.Int32Map(s.Quantities)
+	w.Uvarint(uint64(len(s.Replies)))
+	for _, sku := range sortedKeys(s.Replies) {
+		r := s.Replies[sku]
+		w.String(sku)
+		w.Bool(r.Granted)
+		w.Varint(r.Available)
+		w.Varint(r.HoldSeq)
+	}
+	w.Bool(s.PaymentDeclined)
+	w.Bool(s.Shipped)
+}
+
+// UnmarshalState implements streams.BinaryState.
+func (s *State) UnmarshalState(r *streams.Reader) {
+	s.Phase = r.String()
+	s.Quantities = r.Int32Map()
+	if n := r.Count(4); n > 0 {
+		s.Replies = make(map[string]Reply, n)
+		for range n {
+			sku := r.String()
+			s.Replies[sku] = Reply{Granted: r.Bool(), Available: r.Varint(), HoldSeq: r.Varint()}
+		}
+	}
+	s.PaymentDeclined, s.Shipped = r.Bool(), r.Bool()
 }
 
 func (s State) clone() State {
 	s.Quantities = maps.Clone(s.Quantities)
 	s.Replies = maps.Clone(s.Replies)
-	s.Applied = slices.Clone(s.Applied)
 	return s
 }
 
+// outcomeCause is the cause of the events and commands that close an order's reservation: one
+// per order whichever input completed it, so an outcome sent again after a crash, or derived
+// again from another input, has the same event id and is ignored downstream.
+func outcomeCause(orderID string) schemas.Metadata {
+	return schemas.Metadata{EventID: "reservation/" + orderID, CorrelationID: orderID}
+}
+
 // Decide is the reservation coordinator's pure decision function.
+//
+// A HOLD sent again after the order's reservation was closed (a crash between a state write and
+// an offset commit can do that) is granted by the ledger like any other, with a new hold number;
+// its reply does not match the number this order recorded for the SKU, so it is answered with a
+// RELEASE of exactly that hold. The ledger needs no memory of closed orders for this.
 func Decide(t topology.Topology) streams.Decider[State] {
-	command := func(cause schemas.Metadata, orderID, sku string, op schemas.SkuOp, qty int32, msg streams.Message) streams.Emit {
+	command := func(cause schemas.Metadata, orderID, sku string, op schemas.SkuOp, qty int32, seq int64, msg streams.Message) streams.Emit {
+		disc := sku + "/" + string(op)
+		if op != schemas.SkuOpHold && cause.EventID != outcomeCause(orderID).EventID {
+			disc += "/" + strconv.FormatInt(seq, 10)
+		}
+		meta := streams.Meta("SkuCommand", cause, orderID, msg.Timestamp, disc)
 		return streams.Emit{Topic: t.SkuCommands(), Key: sku, Event: schemas.SkuCommand{
-			Meta: streams.Meta("SkuCommand", cause, orderID, msg.Timestamp, sku+"/"+string(op)),
-			SKU:  sku, OrderID: orderID, Op: op, Quantity: qty,
+			Meta: meta, SKU: sku, OrderID: orderID, Op: op, Quantity: qty, HoldSeq: seq,
 		}}
 	}
-	releaseAll := func(s State, cause schemas.Metadata, orderID string, granted func(string) bool, msg streams.Message) []streams.Emit {
+	outcome := func(eventType, orderID string, cause schemas.Event, msg streams.Message) schemas.Metadata {
+		meta := streams.Meta(eventType, outcomeCause(orderID), orderID, msg.Timestamp, "")
+		id := cause.Metadata().EventID
+		meta.CausationID = &id
+		return meta
+	}
+	releaseGranted := func(s State, orderID string, msg streams.Message) []streams.Emit {
 		var out []streams.Emit
 		for _, sku := range sortedKeys(s.Quantities) {
-			if granted(sku) {
-				out = append(out, command(cause, orderID, sku, schemas.SkuOpRelease, s.Quantities[sku], msg))
+			if r := s.Replies[sku]; r.Granted {
+				out = append(out, command(outcomeCause(orderID), orderID, sku, schemas.SkuOpRelease, s.Quantities[sku], r.HoldSeq, msg))
 			}
+		}
+		return out
+	}
+	commitAll := func(s State, orderID string, msg streams.Message) []streams.Emit {
+		var out []streams.Emit
+		for _, sku := range sortedKeys(s.Quantities) {
+			out = append(out, command(outcomeCause(orderID), orderID, sku, schemas.SkuOpCommit, s.Quantities[sku], s.Replies[sku].HoldSeq, msg))
 		}
 		return out
 	}
@@ -69,15 +128,53 @@ func Decide(t topology.Topology) streams.Decider[State] {
 		}
 		return out
 	}
+	reserved := func(s State, orderID string, cause schemas.Event, msg streams.Message) streams.Emit {
+		return streams.Emit{Topic: t.InventoryEvents(), Key: orderID, Event: schemas.StockReserved{
+			Meta: outcome("StockReserved", orderID, cause, msg), OrderID: orderID, Lines: lines(s)}}
+	}
+	released := func(s State, orderID string, cause schemas.Event, msg streams.Message) streams.Emit {
+		return streams.Emit{Topic: t.InventoryEvents(), Key: orderID, Event: schemas.StockReleased{
+			Meta:    outcome("StockReleased", orderID, cause, msg),
+			OrderID: orderID, Lines: lines(s), Reason: string(schemas.CancelPaymentDeclined)}}
+	}
+	rejected := func(s State, orderID string, cause schemas.Event, msg streams.Message) streams.Emit {
+		rej := schemas.StockRejected{Meta: outcome("StockRejected", orderID, cause, msg), OrderID: orderID}
+		for _, sku := range sortedKeys(s.Quantities) {
+			if r := s.Replies[sku]; !r.Granted {
+				rej.ShortLines = append(rej.ShortLines, schemas.ShortLine{SKU: sku, Requested: s.Quantities[sku], Available: r.Available})
+			}
+		}
+		return streams.Emit{Topic: t.InventoryEvents(), Key: orderID, Event: rej}
+	}
+	// effects are the outcome emits the order's phase implies; an input replayed after a crash
+	// sends them again (same ids), so whichever of them the crash lost is not lost.
+	effects := func(s State, orderID string, cause schemas.Event, msg streams.Message) []streams.Emit {
+		switch s.Phase {
+		case Reserved:
+			return []streams.Emit{reserved(s, orderID, cause, msg)}
+		case Committed:
+			return append([]streams.Emit{reserved(s, orderID, cause, msg)}, commitAll(s, orderID, msg)...)
+		case Rejected:
+			return append(releaseGranted(s, orderID, msg), rejected(s, orderID, cause, msg))
+		case Released:
+			return append(releaseGranted(s, orderID, msg), released(s, orderID, cause, msg))
+		}
+		return nil
+	}
+	holds := func(s State, e schemas.OrderPlaced, msg streams.Message) []streams.Emit {
+		var out []streams.Emit
+		for _, sku := range sortedKeys(s.Quantities) {
+			if _, answered := s.Replies[sku]; !answered {
+				out = append(out, command(e.Meta, e.OrderID, sku, schemas.SkuOpHold, s.Quantities[sku], 0, msg))
+			}
+		}
+		return out
+	}
 
 	return func(state *State, ev schemas.Event, msg streams.Message) (*State, []streams.Emit, error) {
 		var s State
 		if state != nil {
 			s = state.clone()
-		}
-		id := ev.Metadata().EventID
-		if slices.Contains(s.Applied, id) {
-			return nil, nil, nil
 		}
 		var emits []streams.Emit
 		switch e := ev.(type) {
@@ -85,8 +182,14 @@ func Decide(t topology.Topology) streams.Decider[State] {
 			if err := e.Validate(); err != nil {
 				return nil, nil, streams.Rejectf("%v", err)
 			}
+			if msg.Replay {
+				if s.Phase == Pending {
+					return nil, holds(s, e, msg), nil
+				}
+				return nil, effects(s, e.OrderID, e, msg), nil
+			}
 			if s.Phase != "" {
-				break // this order is already being reserved
+				return nil, nil, nil // this order is already being reserved
 			}
 			s.Quantities = e.Quantities()
 			if s.PaymentDeclined {
@@ -95,82 +198,79 @@ func Decide(t topology.Topology) streams.Decider[State] {
 			}
 			s.Phase = Pending
 			s.Replies = map[string]Reply{}
-			for _, sku := range sortedKeys(s.Quantities) {
-				emits = append(emits, command(e.Meta, e.OrderID, sku, schemas.SkuOpHold, s.Quantities[sku], msg))
-			}
+			emits = holds(s, e, msg)
 		case schemas.SkuReply:
-			if e.Op != schemas.SkuOpHold || s.Phase != Pending {
-				return nil, nil, nil // acks of releases/commits, or a late duplicate
+			if e.Op != schemas.SkuOpHold {
+				return nil, nil, nil // acks of releases/commits
 			}
-			if s.Replies == nil {
-				s.Replies = map[string]Reply{} // an empty map does not survive the JSON table codec
-			}
-			if _, asked := s.Quantities[e.SKU]; !asked {
+			prev, answered := s.Replies[e.SKU]
+			if _, asked := s.Quantities[e.SKU]; !asked && s.Phase != "" && s.Phase != Skipped {
 				return nil, nil, streams.Rejectf("reply for SKU %s that order %s did not ask for", e.SKU, e.OrderID)
 			}
-			s.Replies[e.SKU] = Reply{Granted: e.Granted, Available: e.Available}
+			if e.Granted && ((answered && e.HoldSeq != prev.HoldSeq) || (!answered && s.Phase != Pending)) {
+				// A hold this order does not own (a stale HOLD granted again): undo exactly it.
+				return nil, []streams.Emit{command(e.Meta, e.OrderID, e.SKU, schemas.SkuOpRelease, e.Quantity, e.HoldSeq, msg)}, nil
+			}
+			if msg.Replay {
+				return nil, effects(s, e.OrderID, e, msg), nil
+			}
+			if answered || s.Phase != Pending {
+				return nil, nil, nil // a late duplicate
+			}
+			if s.Replies == nil {
+				s.Replies = map[string]Reply{}
+			}
+			s.Replies[e.SKU] = Reply{Granted: e.Granted, Available: e.Available, HoldSeq: e.HoldSeq}
 			if len(s.Replies) < len(s.Quantities) {
 				break
 			}
-			granted := func(sku string) bool { return s.Replies[sku].Granted }
-			allGranted := !slices.ContainsFunc(sortedKeys(s.Replies), func(sku string) bool { return !granted(sku) })
+			allGranted := !slices.ContainsFunc(sortedKeys(s.Replies), func(sku string) bool { return !s.Replies[sku].Granted })
 			switch {
 			case !allGranted:
 				s.Phase = Rejected
-				emits = append(emits, releaseAll(s, e.Meta, e.OrderID, granted, msg)...)
-				rej := schemas.StockRejected{Meta: streams.Meta("StockRejected", e.Meta, e.OrderID, msg.Timestamp, ""), OrderID: e.OrderID}
-				for _, sku := range sortedKeys(s.Quantities) {
-					if !granted(sku) {
-						rej.ShortLines = append(rej.ShortLines, schemas.ShortLine{SKU: sku, Requested: s.Quantities[sku], Available: s.Replies[sku].Available})
-					}
-				}
-				emits = append(emits, streams.Emit{Topic: t.InventoryEvents(), Key: e.OrderID, Event: rej})
 			case s.PaymentDeclined:
 				s.Phase = Released
-				emits = append(emits, releaseAll(s, e.Meta, e.OrderID, granted, msg)...)
-				emits = append(emits, streams.Emit{Topic: t.InventoryEvents(), Key: e.OrderID, Event: schemas.StockReleased{
-					Meta:    streams.Meta("StockReleased", e.Meta, e.OrderID, msg.Timestamp, ""),
-					OrderID: e.OrderID, Lines: lines(s), Reason: string(schemas.CancelPaymentDeclined)}})
+			case s.Shipped:
+				s.Phase = Committed
 			default:
 				s.Phase = Reserved
-				emits = append(emits, streams.Emit{Topic: t.InventoryEvents(), Key: e.OrderID, Event: schemas.StockReserved{
-					Meta:    streams.Meta("StockReserved", e.Meta, e.OrderID, msg.Timestamp, ""),
-					OrderID: e.OrderID, Lines: lines(s)}})
-				if s.Shipped {
-					s.Phase = Committed
-					for _, sku := range sortedKeys(s.Quantities) {
-						emits = append(emits, command(s.ShipmentCause, e.OrderID, sku, schemas.SkuOpCommit, s.Quantities[sku], msg))
-					}
-				}
 			}
+			emits = effects(s, e.OrderID, e, msg)
 		case schemas.PaymentDeclined:
+			if msg.Replay {
+				return nil, effects(s, e.OrderID, e, msg), nil
+			}
+			if s.PaymentDeclined {
+				return nil, nil, nil // redelivered
+			}
 			s.PaymentDeclined = true
 			if s.Phase == Reserved {
 				s.Phase = Released
-				emits = append(emits, releaseAll(s, e.Meta, e.OrderID, func(string) bool { return true }, msg)...)
-				emits = append(emits, streams.Emit{Topic: t.InventoryEvents(), Key: e.OrderID, Event: schemas.StockReleased{
-					Meta:    streams.Meta("StockReleased", e.Meta, e.OrderID, msg.Timestamp, ""),
-					OrderID: e.OrderID, Lines: lines(s), Reason: string(schemas.CancelPaymentDeclined)}})
+				emits = effects(s, e.OrderID, e, msg)
 			}
 		case schemas.ShipmentCreated:
+			if msg.Replay {
+				return nil, effects(s, e.OrderID, e, msg), nil
+			}
 			switch s.Phase {
 			case Reserved:
 				s.Phase = Committed
-				for _, sku := range sortedKeys(s.Quantities) {
-					emits = append(emits, command(e.Meta, e.OrderID, sku, schemas.SkuOpCommit, s.Quantities[sku], msg))
-				}
+				emits = commitAll(s, e.OrderID, msg)
+			case Committed:
+				return nil, nil, nil // redelivered
 			case "", Pending:
+				if s.Shipped {
+					return nil, nil, nil // redelivered
+				}
 				// Shipping saw StockReserved that this table has not recorded yet (its write was
 				// lost in a crash and the reply is being redelivered): commit once reserved.
 				s.Shipped = true
-				s.ShipmentCause = e.Meta
 			default:
 				return nil, nil, streams.Rejectf("shipment %s for order %s whose stock is %q, not reserved", e.ShipmentID, e.OrderID, s.Phase)
 			}
 		default:
 			return nil, nil, nil
 		}
-		s.Applied = append(s.Applied, id)
 		return &s, emits, nil
 	}
 }
@@ -180,7 +280,7 @@ func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys
 // Group defines the reservations processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
 	cb := streams.DurableCallback(env, topology.GroupReservations, Decide(t))
-	return streams.DefineGroup(t.Group(topology.GroupReservations), streams.JSONCodec[streams.Envelope[State]]{}, cb,
+	return streams.DefineGroup(t.Group(topology.GroupReservations), streams.StateCodec[State, *State]{}, cb,
 		[]goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.ShippingEvents(), t.SkuReplies()},
 		t.SkuCommands(), t.InventoryEvents())
 }

@@ -103,3 +103,54 @@ func TestShipmentOfRejectedOrderIsRejected(t *testing.T) {
 		t.Fatal("want a rejection")
 	}
 }
+
+// A HOLD granted again after the order's reservation was closed (a stale copy sent after a crash)
+// comes back with a hold number the order did not record: reservations releases exactly that
+// hold, whatever the phase, and a copy of a recorded reply changes nothing.
+func TestStaleGrantIsReleased(t *testing.T) {
+	decide := Decide(proctest.Topology)
+	granted := func(seq int64) schemas.SkuReply {
+		r := reply("A", true)
+		r.Quantity, r.HoldSeq = 1, seq
+		return r
+	}
+	s, _, _ := decide(nil, proctest.Order("o-1", "c-1", "A", 1), msg)
+	s, _, _ = decide(s, granted(5), msg)
+	s, _, _ = decide(s, schemas.ShipmentCreated{Meta: proctest.Meta("ShipmentCreated", "o-1"), OrderID: "o-1"}, msg)
+	if next, emits, _ := decide(s, granted(5), msg); next != nil || len(emits) != 0 {
+		t.Errorf("copy of the recorded reply: state %+v emits %s", next, describe(emits))
+	}
+	next, emits, err := decide(s, granted(90), msg)
+	if err != nil || next != nil || describe(emits) != "[RELEASE A×1]" || emits[0].Event.(schemas.SkuCommand).HoldSeq != 90 {
+		t.Fatalf("stale grant: state %+v emits %s err %v; want a RELEASE of hold 90", next, describe(emits), err)
+	}
+	if s.Phase != Committed {
+		t.Errorf("phase %s", s.Phase)
+	}
+}
+
+// An input replayed after a crash changes nothing and re-sends the outcome its order's phase
+// implies, with the event ids of the first time.
+func TestReplayResendsTheOutcomeWithTheSameIDs(t *testing.T) {
+	decide := Decide(proctest.Topology)
+	order := proctest.Order("o-1", "c-1", "A", 1, "B", 1)
+	s, _, _ := decide(nil, order, msg)
+	s, _, _ = decide(s, reply("A", true), msg)
+	last := reply("B", false)
+	s, first, _ := decide(s, last, msg)
+	replay := msg
+	replay.Replay = true
+	next, again, err := decide(s, last, replay)
+	if err != nil || next != nil || describe(again) != describe(first) {
+		t.Fatalf("replay: state %+v emits %s; want no change and %s", next, describe(again), describe(first))
+	}
+	for i := range first {
+		if first[i].Event.Metadata().EventID != again[i].Event.Metadata().EventID {
+			t.Errorf("emit %d: id %s then %s", i, first[i].Event.Metadata().EventID, again[i].Event.Metadata().EventID)
+		}
+	}
+	// an earlier input of the same order replays the same outcome
+	if _, fromOrder, _ := decide(s, order, replay); describe(fromOrder) != describe(first) {
+		t.Errorf("replayed OrderPlaced sent %s, want %s", describe(fromOrder), describe(first))
+	}
+}
