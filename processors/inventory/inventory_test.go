@@ -81,7 +81,9 @@ func TestBadCommandsAreRejected(t *testing.T) {
 // sees a hold number it did not record); the copied COMMIT names the old hold and deducts nothing.
 func TestStaleHoldAfterCommitDeductsOnce(t *testing.T) {
 	decide := Decide(proctest.Topology)
-	msg := func(offset int64) streams.Message { return streams.Message{Key: "A", Timestamp: proctest.At, Offset: offset} }
+	msg := func(offset int64) streams.Message {
+		return streams.Message{Key: "A", Timestamp: proctest.At, Offset: offset}
+	}
 	s, _, _ := decide(nil, schemas.StockAdjusted{Meta: proctest.Meta("StockAdjusted", ""), SKU: "A", Available: 10, Version: 1}, msg(0))
 	hold := cmd("o1", schemas.SkuOpHold, 3)
 	s, emits, _ := decide(s, hold, msg(1))

@@ -2,8 +2,8 @@ package reservations
 
 import (
 	"maps"
-	"strconv"
 	"slices"
+	"strconv"
 
 	"github.com/lovoo/goka"
 

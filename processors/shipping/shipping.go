@@ -17,7 +17,7 @@ type State struct {
 	Reserved   bool      `json:"reserved,omitempty"`
 	Cancelled  bool      `json:"cancelled,omitempty"`
 	ShipmentID string    `json:"shipment_id,omitempty"`
-	CreatedAt  time.Time `json:"created_at,omitzero"`   // when the shipment was created
+	CreatedAt  time.Time `json:"created_at,omitzero"` // when the shipment was created
 	CausedBy   string    `json:"caused_by,omitempty"` // id of the event that completed the pair
 }
 
