@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,8 +19,27 @@ func newBenchCmd(cfg *config.Config) *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks on the running stack, each against a baseline measured in the same run (results as JSON; `bench report` writes BENCHMARKS.md)",
 	}
-	var out string
+	var out, cpuProfile string
 	cmd.PersistentFlags().StringVar(&out, "out", "pipelines/bench/results", "directory of the JSON results and plots")
+	cmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the harness and in-process consumers, e.g. the reprocessing join) to this file")
+	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		if cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		return pprof.StartCPUProfile(f)
+	}
+	cmd.PersistentPostRun = func(*cobra.Command, []string) {
+		if cpuProfile != "" {
+			pprof.StopCPUProfile()
+		}
+	}
 
 	var bc bench.BacklogConfig
 	backlog := &cobra.Command{
@@ -68,6 +88,26 @@ func newBenchCmd(cfg *config.Config) *cobra.Command {
 	f.DurationVar(&pc.FixedStep, "fixed-step", 10*time.Second, "length of the fixed-rate step")
 	f.IntVar(&pc.CaptureOrders, "capture-orders", 5000, "orders of the Debezium-only measurement")
 	cmd.AddCommand(pipeline)
+
+	var sc bench.SoakConfig
+	soak := &cobra.Command{
+		Use: "soak",
+		Short: "One long-running deployment at a steady rate (default 80% of the maximum in pipeline.json) for 20 minutes, " +
+			"measured minute by minute: rate, freshness and CPU per order from the first window to the last",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sc.Endpoints, sc.Log, sc.OutDir = *cfg, cmd.ErrOrStderr(), out
+			res, err := bench.Soak(cmd.Context(), sc)
+			if err != nil {
+				return err
+			}
+			return writeResult(cmd, out, "soak.json", res)
+		},
+	}
+	soak.Flags().Float64Var(&sc.Rate, "rate", 0, "orders/s (0: --fraction of the maximum sustainable rate in pipeline.json)")
+	soak.Flags().Float64Var(&sc.Fraction, "fraction", 0.8, "fraction of the maximum sustainable rate")
+	soak.Flags().DurationVar(&sc.Duration, "duration", 20*time.Minute, "length of the soak")
+	soak.Flags().DurationVar(&sc.Window, "window", time.Minute, "length of each measured window")
+	cmd.AddCommand(soak)
 
 	var rc bench.ReportConfig
 	report := &cobra.Command{

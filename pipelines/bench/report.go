@@ -58,8 +58,10 @@ func Report(cfg ReportConfig) error {
 	var backlog BacklogResult
 	var pipe PipelineResult
 	var settings []Setting
+	var soak SoakResult
 	haveBacklog := readJSON(filepath.Join(cfg.ResultsDir, "backlog.json"), &backlog) == nil
 	havePipe := readJSON(filepath.Join(cfg.ResultsDir, "pipeline.json"), &pipe) == nil
+	haveSoak := readJSON(filepath.Join(cfg.ResultsDir, "soak.json"), &soak) == nil
 	_ = readJSON(filepath.Join(cfg.ResultsDir, "settings.json"), &settings)
 	if !haveBacklog && !havePipe {
 		return fmt.Errorf("report: no results in %s (run `orderflow bench backlog` and `orderflow bench pipeline` first)", cfg.ResultsDir)
@@ -83,6 +85,15 @@ func Report(cfg ReportConfig) error {
 	w("Every figure is the **median of the runs, with the range (min–max) in brackets**, and is set against a baseline measured in the same run on the same topics: absolute numbers drift on a shared 2-core machine, ratios much less. ")
 	w("The benchmarks assert nothing about speed, but each fails if an event is lost or duplicated while it is measured (every order placed is counted out terminal; every synthetic event is counted through the join and into the rebuilt table).\n\n")
 
+	var bp *BacklogResult
+	var pp *PipelineResult
+	if haveBacklog {
+		bp = &backlog
+	}
+	if havePipe {
+		pp = &pipe
+	}
+	writeBeforeAfter(w, cfg.ResultsDir, headlines(bp, pp))
 	if haveBacklog {
 		writeBacklog(w, backlog)
 	}
@@ -96,6 +107,9 @@ func Report(cfg ReportConfig) error {
 		}
 	} else if haveBacklog {
 		writeRestore(w, backlog)
+	}
+	if haveSoak {
+		writeSoak(w, soak)
 	}
 	// hand-written analysis of these results (the bottleneck and a proposal), kept next to them
 	if findings, err := os.ReadFile(filepath.Join(cfg.ResultsDir, "findings.md")); err == nil {

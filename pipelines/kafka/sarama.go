@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -28,6 +29,35 @@ func NewSaramaConfig(clientID string) *sarama.Config {
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
 	// Commit often: after a crash, only inputs since the last commit are delivered again.
 	c.Consumer.Offsets.AutoCommit.Interval = 250 * time.Millisecond
+	return c
+}
+
+// DefaultProducerLinger is how long a processor's producer gathers emits and table writes into
+// one produce request. Each goka emit and table write was otherwise a request of its own; a few
+// milliseconds per hop buy far fewer requests (less broker and client CPU per message) for a
+// latency the freshness benchmark reports.
+const DefaultProducerLinger = 5 * time.Millisecond
+
+// ProducerLinger is DefaultProducerLinger unless ORDERFLOW_PRODUCER_LINGER (a Go duration,
+// "0s" to send at once) says otherwise.
+func ProducerLinger() time.Duration {
+	if v := os.Getenv("ORDERFLOW_PRODUCER_LINGER"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+			return d
+		}
+	}
+	return DefaultProducerLinger
+}
+
+// NewProcessorProducerConfig is NewSaramaConfig for the producer of a goka processor: emits and
+// table writes are batched for ProducerLinger (and sent early once 1000 messages or 1 MiB wait).
+func NewProcessorProducerConfig(clientID string) *sarama.Config {
+	c := NewSaramaConfig(clientID)
+	if linger := ProducerLinger(); linger > 0 {
+		c.Producer.Flush.Frequency = linger
+		c.Producer.Flush.Messages = 1000
+		c.Producer.Flush.Bytes = 1 << 20
+	}
 	return c
 }
 

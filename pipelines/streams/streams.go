@@ -39,7 +39,7 @@ func Hasher() func() hash.Hash32 { return kafka.NewMurmur2Hasher }
 // stateDir/<group> and single-replica topic management.
 func ProcessorOptions(brokers []string, group goka.Group, stateDir string) []goka.ProcessorOption {
 	consumer := kafka.NewSaramaConfig(string(group))
-	producer := kafka.NewSaramaConfig(string(group))
+	producer := kafka.NewProcessorProducerConfig(string(group))
 	tm := goka.NewTopicManagerConfig()
 	tm.Table.Replication = 1
 	tm.Stream.Replication = 1
