@@ -46,6 +46,9 @@ func (w *Writer) Bool(b bool) {
 	}
 }
 
+// Fixed64 writes 8 bytes, little-endian (for hashes, which varints would not shorten).
+func (w *Writer) Fixed64(v uint64) { w.buf = binary.LittleEndian.AppendUint64(w.buf, v) }
+
 // String writes a length-prefixed string.
 func (w *Writer) String(s string) {
 	w.Uvarint(uint64(len(s)))
@@ -125,6 +128,17 @@ func (r *Reader) Bool() bool {
 		r.fail("bad bool")
 	}
 	return b == 1
+}
+
+// Fixed64 reads what Writer.Fixed64 wrote.
+func (r *Reader) Fixed64() uint64 {
+	if len(r.buf) < 8 {
+		r.fail("truncated fixed64")
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(r.buf)
+	r.buf = r.buf[8:]
+	return v
 }
 
 // String reads a length-prefixed string.

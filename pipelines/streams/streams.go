@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -144,9 +145,17 @@ type Decider[S any] func(state *S, ev schemas.Event, msg Message) (*S, []Emit, e
 // Callback adapts a Decider to goka: decode inside the callback (a bad payload is poison, not a
 // codec panic), skip non-events, run the decision, write state, emit with headers (event id and
 // type; the input's trace context carried on). The group table holds S itself.
-func Callback[S any](env Env, processor string, decide Decider[S]) goka.ProcessCallback {
-	h := newHandler(env, processor, decide)
+//
+// accepts, when given, are the event types the decision acts on: an input whose eventType header
+// names another type is passed over without being decoded (most inputs of a processor are events
+// it does not act on, e.g. reservations reading every payment event for the rare decline). An
+// input without the header is decoded as usual.
+func Callback[S any](env Env, processor string, decide Decider[S], accepts ...schemas.Event) goka.ProcessCallback {
+	h := newHandler(env, processor, decide, accepts)
 	return func(ctx goka.Context, msg any) {
+		if h.skips(ctx) {
+			return
+		}
 		var state *S
 		if v := ctx.Value(); v != nil {
 			s := v.(S)
@@ -177,9 +186,13 @@ type Envelope[S any] struct {
 // Message.Replay set, for the emits the input caused. It returns them as the current state
 // implies them, with the same deterministic event ids, so a lost emit is sent again and a copy is
 // ignored downstream; nothing is recorded per emit, so the value stays small.
-func DurableCallback[S any](env Env, processor string, decide Decider[S]) goka.ProcessCallback {
-	h := newHandler(env, processor, decide)
+// accepts is as for Callback.
+func DurableCallback[S any](env Env, processor string, decide Decider[S], accepts ...schemas.Event) goka.ProcessCallback {
+	h := newHandler(env, processor, decide, accepts)
 	return func(ctx goka.Context, msg any) {
+		if h.skips(ctx) {
+			return
+		}
 		var env Envelope[S]
 		var state *S
 		if v := ctx.Value(); v != nil {
@@ -208,9 +221,10 @@ type handler[S any] struct {
 	processor string
 	decide    Decider[S]
 	poison    Poison
+	accepts   map[string]bool // event types decided on; nil: all
 }
 
-func newHandler[S any](env Env, processor string, decide Decider[S]) *handler[S] {
+func newHandler[S any](env Env, processor string, decide Decider[S], accepts []schemas.Event) *handler[S] {
 	poison := env.Poison
 	if poison == nil {
 		poison = LogPoison(processor)
@@ -222,7 +236,30 @@ func newHandler[S any](env Env, processor string, decide Decider[S]) *handler[S]
 			inner(ctx, raw, kind, err)
 		}
 	}
-	return &handler[S]{env: env, processor: processor, decide: decide, poison: poison}
+	h := &handler[S]{env: env, processor: processor, decide: decide, poison: poison}
+	if len(accepts) > 0 {
+		h.accepts = map[string]bool{}
+		for _, ev := range accepts {
+			h.accepts[strings.TrimPrefix(ev.AvroName(), schemas.Namespace+".")] = true
+		}
+	}
+	return h
+}
+
+// skips reports an input whose eventType header names a type the processor does not act on; it
+// is counted as processed and not even decoded.
+func (h *handler[S]) skips(ctx goka.Context) bool {
+	if h.accepts == nil {
+		return false
+	}
+	typ, ok := ctx.Headers()[HeaderEventType]
+	if !ok || h.accepts[string(typ)] {
+		return false
+	}
+	if m := h.env.Metrics; m != nil {
+		m.Processed.WithLabelValues(h.processor, string(ctx.Topic())).Inc()
+	}
+	return true
 }
 
 // handle decodes, decides, stores the new state with store (when the input changed it or

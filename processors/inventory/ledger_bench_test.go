@@ -11,9 +11,9 @@ import (
 // busyLedger is the table value of a hot SKU under load: 50 open holds and the envelope's
 // offsets. Nothing in it depends on how many commands the SKU has seen.
 func busyLedger() streams.Envelope[State] {
-	s := State{OnHand: 1_000_000, StockVersion: 12, Holds: map[string]Hold{}}
+	s := State{OnHand: 1_000_000, StockVersion: 12}
 	for i := 0; i < 50; i++ {
-		s.Holds[fmt.Sprintf("%08x-bbbb-4b0e-9d7e-3f1f1c1a2b3c", i)] = Hold{Quantity: 1, Seq: int64(123400 + i)}
+		s.Holds = append(s.Holds, Hold{Order: OrderKey(fmt.Sprintf("%08x-bbbb-4b0e-9d7e-3f1f1c1a2b3c", i)), Quantity: 1, Seq: int64(123400 + 3*i)})
 	}
 	return streams.Envelope[State]{State: s, Offsets: map[string]int64{
 		"orderflow.inventory.sku-commands": 123456, "orderflow.stock.events": 17}}

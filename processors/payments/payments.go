@@ -143,7 +143,7 @@ func declineDetail(r schemas.DeclineReason) string {
 
 // Group defines the payments processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
-	cb := streams.DurableCallback(env, topology.GroupPayments, Decide(t))
+	cb := streams.DurableCallback(env, topology.GroupPayments, Decide(t), schemas.OrderPlaced{}, schemas.StockRejected{})
 	return streams.DefineGroup(t.Group(topology.GroupPayments), streams.StateCodec[State, *State]{}, cb,
 		[]goka.Stream{t.OrderEvents(), t.InventoryEvents()},
 		t.PaymentEvents())

@@ -84,19 +84,25 @@ func New(t testing.TB, serde *codec.Serde, group *goka.GroupGraph) *Harness {
 	return &Harness{T: t, TT: tt, Serde: serde, Proc: p}
 }
 
-// Feed encodes ev and consumes it on topic under key.
+// Feed encodes ev and consumes it on topic under key, with the event id and type headers every
+// producer (Debezium's outbox router, the processors) sets.
 func (h *Harness) Feed(topic goka.Stream, key string, ev schemas.Event) {
 	h.T.Helper()
 	data, err := h.Serde.Encode(ev)
 	if err != nil {
 		h.T.Fatal(err)
 	}
-	h.TT.Consume(string(topic), key, data)
+	h.TT.Consume(string(topic), key, data, tester.WithHeaders(goka.Headers{
+		streams.HeaderEventID: []byte(ev.Metadata().EventID), streams.HeaderEventType: []byte(ev.Metadata().EventType)}))
 }
 
-// FeedRaw consumes raw bytes on topic (for poison tests).
-func (h *Harness) FeedRaw(topic goka.Stream, key string, data []byte) {
-	h.TT.Consume(string(topic), key, data)
+// FeedRaw consumes raw bytes on topic with the given headers (for poison tests).
+func (h *Harness) FeedRaw(topic goka.Stream, key string, data []byte, headers ...goka.Headers) {
+	var opts []tester.EmitOption
+	for _, hdr := range headers {
+		opts = append(opts, tester.WithHeaders(hdr))
+	}
+	h.TT.Consume(string(topic), key, data, opts...)
 }
 
 // Tracker reads what the processor emitted to a topic.

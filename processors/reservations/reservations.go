@@ -279,7 +279,8 @@ func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys
 
 // Group defines the reservations processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
-	cb := streams.DurableCallback(env, topology.GroupReservations, Decide(t))
+	cb := streams.DurableCallback(env, topology.GroupReservations, Decide(t),
+		schemas.OrderPlaced{}, schemas.SkuReply{}, schemas.PaymentDeclined{}, schemas.ShipmentCreated{})
 	return streams.DefineGroup(t.Group(topology.GroupReservations), streams.StateCodec[State, *State]{}, cb,
 		[]goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.ShippingEvents(), t.SkuReplies()},
 		t.SkuCommands(), t.InventoryEvents())

@@ -97,7 +97,8 @@ func Decide(t topology.Topology) streams.Decider[State] {
 
 // Group defines the shipping processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
-	cb := streams.DurableCallback(env, topology.GroupShipping, Decide(t))
+	cb := streams.DurableCallback(env, topology.GroupShipping, Decide(t), schemas.PaymentAuthorized{}, schemas.StockReserved{},
+		schemas.PaymentDeclined{}, schemas.StockRejected{}, schemas.StockReleased{})
 	return streams.DefineGroup(t.Group(topology.GroupShipping), streams.StateCodec[State, *State]{}, cb,
 		[]goka.Stream{t.PaymentEvents(), t.InventoryEvents()},
 		t.ShippingEvents())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/linkedin/goavro/v2"
@@ -12,14 +13,22 @@ import (
 
 var timeType = reflect.TypeOf(time.Time{})
 
-// structFields maps avro tag → struct field index.
+// fieldIndexes caches structFields per struct type: it is asked for on every record of every
+// encode and decode, and a type's tags never change.
+var fieldIndexes sync.Map // reflect.Type → map[string]int
+
+// structFields maps avro tag → struct field index. The map is shared: callers only read it.
 func structFields(t reflect.Type) map[string]int {
+	if m, ok := fieldIndexes.Load(t); ok {
+		return m.(map[string]int)
+	}
 	m := make(map[string]int, t.NumField())
 	for i := 0; i < t.NumField(); i++ {
 		if tag := t.Field(i).Tag.Get("avro"); tag != "" && tag != "-" {
 			m[tag] = i
 		}
 	}
+	fieldIndexes.Store(t, m)
 	return m
 }
 
