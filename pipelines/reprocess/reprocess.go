@@ -16,6 +16,7 @@ import (
 	"io"
 	"reflect"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -25,7 +26,10 @@ import (
 	"github.com/orderflow/orderflow/pipelines/kafka"
 	"github.com/orderflow/orderflow/pipelines/lag"
 	"github.com/orderflow/orderflow/pipelines/runner"
+	"github.com/orderflow/orderflow/pipelines/streams"
 	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/processors/orderstatus"
+	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
 )
 
@@ -65,6 +69,9 @@ func Run(ctx context.Context, ep config.Config, live topology.Topology, processo
 		return Stats{}, err
 	}
 	total := lag.Total(before)
+	if processor == topology.GroupOrderStatus {
+		return rebuildOrderStatus(ctx, ep, t, inputs[group], total, stateDir, progress)
+	}
 
 	app, err := runner.New(ctx, runner.Config{Endpoints: ep, Topology: t, StateDir: stateDir, Processors: []string{processor}})
 	if err != nil {
@@ -77,9 +84,7 @@ func Run(ctx context.Context, ep config.Config, live topology.Topology, processo
 
 	var bar *progressbar.ProgressBar
 	if progress != nil {
-		bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(progress), progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"), progressbar.OptionSetDescription("reprocess "+group),
-			progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionSetPredictTime(true))
+		bar = newBar(total, progress, group)
 	}
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
@@ -123,6 +128,58 @@ func Run(ctx context.Context, ep config.Config, live topology.Topology, processo
 	}
 	return Stats{Group: group, Table: string(t.Table(processor)), Events: total, Elapsed: elapsed,
 		PerSecond: float64(total) / elapsed.Seconds()}, nil
+}
+
+// rebuildOrderStatus rebuilds the order-status table in bulk (streams.Rebuild: a record cache
+// merges the updates of a key, as Kafka Streams' does) and commits the version's group offsets
+// at the ends its inputs had; the version's goka processor, started afterwards (`orderflow run
+// --table-version`), restores the table and goes on from there. Its emits go to the version's
+// own status-change topic.
+func rebuildOrderStatus(ctx context.Context, ep config.Config, t topology.Topology, inputs []string, total int64, stateDir string, progress io.Writer) (Stats, error) {
+	serde, err := codec.New(codec.NewSRClient(ep.RegistryURL))
+	if err != nil {
+		return Stats{}, err
+	}
+	group := string(t.Group(topology.GroupOrderStatus))
+	var processed atomic.Int64
+	var bar *progressbar.ProgressBar
+	if progress != nil {
+		bar = newBar(total, progress, group)
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			tick := time.NewTicker(250 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-tick.C:
+					_ = bar.Set64(min(total, processed.Load()))
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	n, err := streams.Rebuild(ctx, streams.RebuildConfig[schemas.OrderStatus]{
+		Brokers: ep.Brokers, Group: group, Inputs: inputs, Table: string(t.Table(topology.GroupOrderStatus)),
+		Codec: orderstatus.TableCodec(serde), Serde: serde, Decide: orderstatus.Decide(t), StateDir: stateDir, Processed: &processed,
+	})
+	if err != nil {
+		return Stats{}, fmt.Errorf("reprocess: %w", err)
+	}
+	elapsed := time.Since(start)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	return Stats{Group: group, Table: string(t.Table(topology.GroupOrderStatus)), Events: n, Elapsed: elapsed,
+		PerSecond: float64(n) / elapsed.Seconds()}, nil
+}
+
+func newBar(total int64, w io.Writer, group string) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(total, progressbar.OptionSetWriter(w), progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"), progressbar.OptionSetDescription("reprocess "+group),
+		progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionSetPredictTime(true))
 }
 
 // Diff is the result of comparing two table versions.

@@ -77,4 +77,25 @@ func TestIntegrationReprocessRebuildsIdenticalTable(t *testing.T) {
 			t.Errorf("order %s: v2 API says %s v%d, live %s v%d", o.OrderID, got.Status, got.Version, o.Status, o.Version)
 		}
 	}
+
+	// The v2 processor goes on from where the rebuild committed: a new order reaches both tables.
+	p.start(runner.Config{Processors: []string{topology.GroupOrderStatus}, Topology: green})
+	var created, final orderResp
+	p.call("POST", "/orders", orderReq{"c-late", "EUR", []item{{"A", 1, 100}}}, &created)
+	p.call("GET", "/orders/"+created.OrderID+"?wait_for=terminal&timeout=60s", nil, &final)
+	if err := itest.WaitNoLag(itest.Context(t, 2*time.Minute), p.cfg, runner.Inputs(p.topo)); err != nil {
+		t.Fatal(err)
+	}
+	if err := itest.Eventually(ctx, func() error {
+		diff, err := reprocess.CompareTables(ctx, p.cfg.Brokers, serde, string(p.topo.Table(topology.GroupOrderStatus)), stats.Table)
+		if err != nil {
+			return err
+		}
+		if diff.Keys != 61 || !diff.Equal() {
+			return fmt.Errorf("%d keys, differing %v, only live %v, only new %v", diff.Keys, diff.Differing, diff.OnlyInLeft, diff.OnlyInRight)
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("after a new order: %v", err)
+	}
 }

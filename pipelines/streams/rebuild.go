@@ -1,0 +1,376 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
+	"github.com/syndtr/goleveldb/leveldb"
+
+	"github.com/orderflow/orderflow/pipelines/kafka"
+	"github.com/orderflow/orderflow/schemas"
+	"github.com/orderflow/orderflow/schemas/codec"
+)
+
+// RebuildConfig describes a bulk rebuild of a processor's group table (see Rebuild).
+type RebuildConfig[S any] struct {
+	Brokers  []string
+	Group    string     // the consumer group whose offsets are committed at the end
+	Inputs   []string   // the processor's input topics, co-partitioned
+	Table    string     // the group table topic written
+	Codec    goka.Codec // of the table value S
+	Serde    *codec.Serde
+	Decide   Decider[S]
+	StateDir string // spill store for keys beyond the cache (a LevelDB per partition)
+	// CacheKeys bounds the decoded states kept in memory per partition (default 200 000); the
+	// rest are read back from the spill store.
+	CacheKeys int
+	// FlushKeys is how many updated keys a partition gathers before writing them to the table
+	// topic (default 20 000): updates of one key in between are merged into one record.
+	FlushKeys int
+	Processed *atomic.Int64 // when set, counts the inputs processed (progress)
+}
+
+// Rebuild folds a processor's inputs, from the earliest offsets to the end offsets they have
+// when it starts, into a new group table and commits the group's offsets at those ends, so the
+// goka processor of that group, started afterwards, restores the table and goes on from there.
+//
+// It is the processor's own decision over the same inputs, with two differences from running
+// the goka processor from scratch, both as Kafka Streams does it: updates of a key are merged in
+// a record cache and written once per flush instead of once per input (the table topic then
+// holds fewer records with the same latest value per key), and the inputs of a partition are
+// read one topic after the other, in the order given (the order of the flow: orders, payments,
+// inventory, shipping), where goka interleaves them as they arrive. It is for processors whose table is a function of the set of their
+// inputs and whose emits go to topics of their own version (order-status): a processor that
+// sends commands to live topics must not be rebuilt this way. Poison inputs are skipped and
+// counted (the live processor dead-lettered them already).
+func Rebuild[S any](ctx context.Context, cfg RebuildConfig[S]) (int64, error) {
+	if cfg.CacheKeys <= 0 {
+		cfg.CacheKeys = 200_000
+	}
+	if cfg.FlushKeys <= 0 {
+		cfg.FlushKeys = 20_000
+	}
+	ccfg := kafka.NewSaramaConfig("rebuild-" + cfg.Group)
+	ccfg.Consumer.Fetch.Default = 4 << 20
+	client, err := sarama.NewClient(cfg.Brokers, ccfg)
+	if err != nil {
+		return 0, fmt.Errorf("rebuild: %w", err)
+	}
+	defer client.Close()
+	parts, err := client.Partitions(cfg.Inputs[0])
+	if err != nil {
+		return 0, fmt.Errorf("rebuild: partitions of %s: %w", cfg.Inputs[0], err)
+	}
+	starts, ends := map[string]map[int32]int64{}, map[string]map[int32]int64{}
+	for _, topic := range cfg.Inputs {
+		starts[topic], ends[topic] = map[int32]int64{}, map[int32]int64{}
+		for _, p := range parts {
+			for _, at := range []int64{sarama.OffsetOldest, sarama.OffsetNewest} {
+				off, err := client.GetOffset(topic, p, at)
+				if err != nil {
+					return 0, fmt.Errorf("rebuild: offsets of %s/%d: %w", topic, p, err)
+				}
+				if at == sarama.OffsetOldest {
+					starts[topic][p] = off
+				} else {
+					ends[topic][p] = off
+				}
+			}
+		}
+	}
+	// a client of its own: producer settings batch as the processors' do
+	pclient, err := sarama.NewClient(cfg.Brokers, kafka.NewProcessorProducerConfig("rebuild-"+cfg.Group))
+	if err != nil {
+		return 0, fmt.Errorf("rebuild: %w", err)
+	}
+	defer pclient.Close()
+	producer, err := sarama.NewAsyncProducerFromClient(pclient)
+	if err != nil {
+		return 0, fmt.Errorf("rebuild: producer: %w", err)
+	}
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		producer.Close()
+		return 0, fmt.Errorf("rebuild: consumer: %w", err)
+	}
+	defer consumer.Close()
+
+	var produceErr error
+	var errOnce sync.Once
+	var acks sync.WaitGroup
+	acks.Add(2)
+	go func() {
+		defer acks.Done()
+		for range producer.Successes() {
+		}
+	}()
+	go func() {
+		defer acks.Done()
+		for e := range producer.Errors() {
+			errOnce.Do(func() { produceErr = e.Err })
+		}
+	}()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var total atomic.Int64
+	errs := make(chan error, len(parts))
+	for _, p := range parts {
+		go func() {
+			n, err := rebuildPartition(ctx, cfg, consumer, producer, p, starts, ends)
+			total.Add(n)
+			if err != nil {
+				cancel()
+			}
+			errs <- err
+		}()
+	}
+	var firstErr error
+	for range parts {
+		if err := <-errs; err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	producer.AsyncClose() // sends what is buffered, then closes Successes and Errors
+	acks.Wait()
+	if firstErr != nil {
+		return total.Load(), firstErr
+	}
+	if produceErr != nil {
+		return total.Load(), fmt.Errorf("rebuild: write: %w", produceErr)
+	}
+	// every record is written: the group goes on from the ends
+	om, err := sarama.NewOffsetManagerFromClient(cfg.Group, client)
+	if err != nil {
+		return total.Load(), fmt.Errorf("rebuild: offsets of %s: %w", cfg.Group, err)
+	}
+	var poms []sarama.PartitionOffsetManager
+	for topic, byPart := range ends {
+		for p, end := range byPart {
+			pom, err := om.ManagePartition(topic, p)
+			if err != nil {
+				om.Close()
+				return total.Load(), fmt.Errorf("rebuild: offsets of %s/%d: %w", topic, p, err)
+			}
+			pom.MarkOffset(end, "")
+			poms = append(poms, pom)
+		}
+	}
+	om.Commit()
+	for _, pom := range poms {
+		pom.AsyncClose() // all at once: a synchronous close waits for a commit tick each
+	}
+	if err := om.Close(); err != nil {
+		return total.Load(), fmt.Errorf("rebuild: commit offsets of %s: %w", cfg.Group, err)
+	}
+	return total.Load(), verifyCommitted(cfg.Brokers, cfg.Group, ends)
+}
+
+// verifyCommitted checks that group's committed offsets are the ends (a failed commit would
+// otherwise make the goka processor fold every input again on top of the rebuilt table).
+func verifyCommitted(brokers []string, group string, ends map[string]map[int32]int64) error {
+	admin, err := kafka.NewAdmin(brokers)
+	if err != nil {
+		return fmt.Errorf("rebuild: %w", err)
+	}
+	defer admin.Close()
+	want := map[string][]int32{}
+	for topic, byPart := range ends {
+		for p := range byPart {
+			want[topic] = append(want[topic], p)
+		}
+	}
+	got, err := admin.ListConsumerGroupOffsets(group, want)
+	if err != nil {
+		return fmt.Errorf("rebuild: read back the offsets of %s: %w", group, err)
+	}
+	for topic, byPart := range ends {
+		for p, end := range byPart {
+			if b := got.GetBlock(topic, p); b == nil || b.Offset != end {
+				return fmt.Errorf("rebuild: offset of %s on %s/%d is not committed at %d", group, topic, p, end)
+			}
+		}
+	}
+	return nil
+}
+
+// rebuildPartition folds partition p of every input.
+func rebuildPartition[S any](ctx context.Context, cfg RebuildConfig[S], consumer sarama.Consumer, producer sarama.AsyncProducer,
+	p int32, starts, ends map[string]map[int32]int64) (int64, error) {
+	dir := filepath.Join(cfg.StateDir, fmt.Sprintf("rebuild-%d", p))
+	if err := os.RemoveAll(dir); err != nil {
+		return 0, err
+	}
+	spill, err := leveldb.OpenFile(dir, storageOptions())
+	if err != nil {
+		return 0, fmt.Errorf("rebuild: spill store: %w", err)
+	}
+	defer func() { spill.Close(); os.RemoveAll(dir) }()
+
+	type entry struct {
+		state S
+		dirty bool
+	}
+	cache := map[string]*entry{}
+	var dirty []string
+	flush := func() error {
+		batch := new(leveldb.Batch)
+		for _, key := range dirty {
+			e := cache[key]
+			data, err := cfg.Codec.Encode(e.state)
+			if err != nil {
+				return fmt.Errorf("rebuild: encode the value of %q: %w", key, err)
+			}
+			batch.Put([]byte(key), data)
+			select {
+			case producer.Input() <- &sarama.ProducerMessage{Topic: cfg.Table, Key: sarama.StringEncoder(key), Value: sarama.ByteEncoder(data)}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			e.dirty = false
+		}
+		dirty = dirty[:0]
+		if err := spill.Write(batch, nil); err != nil {
+			return fmt.Errorf("rebuild: spill: %w", err)
+		}
+		for key, e := range cache { // keep the cache bounded: drop clean states (they are spilled)
+			if len(cache) <= cfg.CacheKeys {
+				break
+			}
+			if !e.dirty {
+				delete(cache, key)
+			}
+		}
+		return nil
+	}
+
+	apply := func(m *sarama.ConsumerMessage) error {
+		if cfg.Processed != nil {
+			cfg.Processed.Add(1)
+		}
+		key := string(m.Key)
+		decoded, err := decodeRetrying(ctx, cfg.Serde, m.Value)
+		if err != nil {
+			if codec.IsTransient(err) {
+				return fmt.Errorf("rebuild: registry unavailable: %w", err)
+			}
+			slog.Debug("rebuild: poison input skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+			return nil
+		}
+		ev, ok := decoded.(schemas.Event)
+		if !ok {
+			return nil
+		}
+		e := cache[key]
+		var state *S
+		if e != nil {
+			state = &e.state
+		} else if data, err := spill.Get([]byte(key), nil); err == nil {
+			v, err := cfg.Codec.Decode(data)
+			if err != nil {
+				return fmt.Errorf("rebuild: decode the spilled value of %q: %w", key, err)
+			}
+			s := v.(S)
+			state = &s
+		} else if !errors.Is(err, leveldb.ErrNotFound) {
+			return fmt.Errorf("rebuild: spill: %w", err)
+		}
+		newState, emits, err := cfg.Decide(state, ev, Message{Topic: m.Topic, Key: key, Partition: m.Partition, Offset: m.Offset, Timestamp: m.Timestamp})
+		if err != nil {
+			slog.Debug("rebuild: rejected input skipped", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+			return nil
+		}
+		if newState != nil {
+			if e == nil {
+				e = &entry{}
+				cache[key] = e
+			}
+			e.state = *newState
+			if !e.dirty {
+				e.dirty = true
+				dirty = append(dirty, key)
+			}
+		}
+		for _, out := range emits {
+			payload, err := encodeRetrying(ctx, cfg.Serde, out.Event)
+			if err != nil {
+				return fmt.Errorf("rebuild: encode %s: %w", out.Event.AvroName(), err)
+			}
+			hdrs := []sarama.RecordHeader{
+				{Key: []byte(HeaderEventID), Value: []byte(out.Event.Metadata().EventID)},
+				{Key: []byte(HeaderEventType), Value: []byte(out.Event.Metadata().EventType)},
+			}
+			for _, h := range m.Headers {
+				if string(h.Key) == HeaderTraceParent {
+					hdrs = append(hdrs, *h)
+				}
+			}
+			select {
+			case producer.Input() <- &sarama.ProducerMessage{Topic: string(out.Topic), Key: sarama.StringEncoder(out.Key), Value: sarama.ByteEncoder(payload), Headers: hdrs}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if len(dirty) >= cfg.FlushKeys {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	var n int64
+	for _, topic := range cfg.Inputs {
+		start, end := starts[topic][p], ends[topic][p]
+		if end <= start {
+			continue
+		}
+		pc, err := consumer.ConsumePartition(topic, p, start)
+		if err != nil {
+			return n, fmt.Errorf("rebuild: consume %s/%d: %w", topic, p, err)
+		}
+		read, err := readUntil(ctx, pc, end, apply)
+		n += read
+		go func() { // at once: its fetches would otherwise hold up the other partitions'
+			pc.AsyncClose()
+			for range pc.Messages() {
+			}
+		}()
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, flush()
+}
+
+// readUntil applies the messages of pc below end, until the one before end.
+func readUntil(ctx context.Context, pc sarama.PartitionConsumer, end int64, apply func(*sarama.ConsumerMessage) error) (int64, error) {
+	var n int64
+	for {
+		var m *sarama.ConsumerMessage
+		select {
+		case m = <-pc.Messages():
+		case err := <-pc.Errors():
+			return n, fmt.Errorf("rebuild: %w", err)
+		case <-ctx.Done():
+			return n, ctx.Err()
+		}
+		if m.Offset < end {
+			if err := apply(m); err != nil {
+				return n, err
+			}
+			n++
+		}
+		if m.Offset >= end-1 {
+			return n, nil
+		}
+	}
+}
