@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orderflow/orderflow/pipelines/outbox"
@@ -151,42 +152,12 @@ func (s *Store) Place(ctx context.Context, req NewOrder, idempotencyKey, tracepa
 		key = idempotencyKey
 	}
 
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return Placed{}, fmt.Errorf("orders: begin: %w", err)
-	}
-	defer tx.Rollback(ctx)
-
-	tag, err := tx.Exec(ctx, `INSERT INTO `+s.schema+`.orders
-		(order_id, customer_id, currency, total_minor, placed_at, idempotency_key, request_hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (idempotency_key) DO NOTHING`,
-		orderID, req.CustomerID, req.Currency, req.Total(), now, key, hash)
-	if err != nil {
-		return Placed{}, fmt.Errorf("orders: insert order: %w", err)
-	}
-	if tag.RowsAffected() == 0 { // the key was used before
-		var existing, existingHash string
-		err := tx.QueryRow(ctx, `SELECT order_id, request_hash FROM `+s.schema+`.orders WHERE idempotency_key = $1`,
-			idempotencyKey).Scan(&existing, &existingHash)
-		if err != nil {
-			return Placed{}, fmt.Errorf("orders: read order of idempotency key: %w", err)
-		}
-		if existingHash != hash {
-			return Placed{}, ErrIdempotencyConflict
-		}
-		return Placed{OrderID: existing, Created: false}, nil
-	}
-
-	lines := make([][]any, len(req.Items))
 	event := schemas.OrderPlaced{OrderID: orderID, CustomerID: req.CustomerID, Currency: req.Currency,
 		TotalMinor: req.Total(), PlacedAt: now, Channel: schemas.ChannelAPI}
+	lineNo, skus, quantities, prices := make([]int32, len(req.Items)), make([]string, len(req.Items)), make([]int32, len(req.Items)), make([]int64, len(req.Items))
 	for i, it := range req.Items {
-		lines[i] = []any{orderID, i + 1, it.SKU, it.Quantity, it.UnitPriceCents}
+		lineNo[i], skus[i], quantities[i], prices[i] = int32(i+1), it.SKU, int32(it.Quantity), it.UnitPriceCents
 		event.Lines = append(event.Lines, schemas.OrderLine{SKU: it.SKU, Quantity: int32(it.Quantity), UnitPriceMinor: it.UnitPriceCents})
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{s.schema, "order_lines"},
-		[]string{"order_id", "line_no", "sku", "quantity", "unit_price_minor"}, pgx.CopyFromRows(lines)); err != nil {
-		return Placed{}, fmt.Errorf("orders: insert lines: %w", err)
 	}
 	eventID := uuid.New()
 	event.Meta = schemas.Metadata{EventID: eventID.String(), EventType: "OrderPlaced", OccurredAt: now,
@@ -195,12 +166,28 @@ func (s *Store) Place(ctx context.Context, req NewOrder, idempotencyKey, tracepa
 	if err != nil {
 		return Placed{}, fmt.Errorf("orders: encode OrderPlaced: %w", err)
 	}
-	if _, err := outbox.Insert(ctx, tx, s.schema, outbox.Event{ID: eventID, AggregateType: topology.AggregateOrder,
+
+	// The order, its lines and its outbox row in one round trip, as one (implicit) transaction.
+	// A reused idempotency key fails the first insert, and with it the whole batch.
+	batch := &pgx.Batch{}
+	batch.Queue(`INSERT INTO `+s.schema+`.orders
+		(order_id, customer_id, currency, total_minor, placed_at, idempotency_key, request_hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		orderID, req.CustomerID, req.Currency, req.Total(), now, key, hash)
+	batch.Queue(`INSERT INTO `+s.schema+`.order_lines (order_id, line_no, sku, quantity, unit_price_minor)
+		SELECT $1, l.line_no, l.sku, l.quantity, l.unit_price_minor
+		FROM unnest($2::int[], $3::text[], $4::int[], $5::bigint[]) AS l(line_no, sku, quantity, unit_price_minor)`,
+		orderID, lineNo, skus, quantities, prices)
+	if _, err := outbox.Queue(batch, s.schema, outbox.Event{ID: eventID, AggregateType: topology.AggregateOrder,
 		AggregateID: orderID, Type: "OrderPlaced", Payload: payload, OccurredAt: now, TraceParent: traceparent}); err != nil {
 		return Placed{}, err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return Placed{}, fmt.Errorf("orders: commit: %w", err)
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+		var pgErr *pgconn.PgError
+		if idempotencyKey != "" && errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && strings.Contains(pgErr.ConstraintName, "idempotency_key") {
+			return s.placedBefore(ctx, idempotencyKey, hash)
+		}
+		return Placed{}, fmt.Errorf("orders: insert order: %w", err)
 	}
 	return Placed{OrderID: orderID, Created: true, EventID: eventID.String()}, nil
 }
@@ -240,6 +227,24 @@ func (s *Store) SetStock(ctx context.Context, sku string, available int64, trace
 		return "", fmt.Errorf("orders: commit: %w", err)
 	}
 	return eventID.String(), nil
+}
+
+// uniqueViolation is PostgreSQL's SQLSTATE for a unique constraint violation.
+const uniqueViolation = "23505"
+
+// placedBefore returns the order an earlier request with idempotencyKey placed, or
+// ErrIdempotencyConflict when that request was a different one.
+func (s *Store) placedBefore(ctx context.Context, idempotencyKey, hash string) (Placed, error) {
+	var existing, existingHash string
+	err := s.pool.QueryRow(ctx, `SELECT order_id, request_hash FROM `+s.schema+`.orders WHERE idempotency_key = $1`,
+		idempotencyKey).Scan(&existing, &existingHash)
+	if err != nil {
+		return Placed{}, fmt.Errorf("orders: read order of idempotency key: %w", err)
+	}
+	if existingHash != hash {
+		return Placed{}, ErrIdempotencyConflict
+	}
+	return Placed{OrderID: existing, Created: false}, nil
 }
 
 // ValidateStock reports a malformed stock setting, wrapped in ErrInvalid.

@@ -56,17 +56,41 @@ var ErrInvalidEvent = errors.New("outbox: invalid event")
 // Insert writes the event in the caller's transaction, so it is captured if and only if the
 // transaction commits. It returns the event id.
 func Insert(ctx context.Context, tx pgx.Tx, schema string, ev Event) (uuid.UUID, error) {
+	sql, args, err := insertOf(schema, &ev)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	if _, err := tx.Exec(ctx, sql, args...); err != nil {
+		return uuid.Nil, fmt.Errorf("outbox: insert %s event for %s %s: %w", ev.Type, ev.AggregateType, ev.AggregateID, err)
+	}
+	return ev.ID, nil
+}
+
+// Queue adds the event's insert to a batch, which runs in one transaction (the batch's implicit
+// one, or the caller's): the event is captured if and only if that transaction commits. It
+// returns the event id; the insert's error comes from the batch's results.
+func Queue(b *pgx.Batch, schema string, ev Event) (uuid.UUID, error) {
+	sql, args, err := insertOf(schema, &ev)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	b.Queue(sql, args...)
+	return ev.ID, nil
+}
+
+// insertOf validates ev, fills its defaults and returns its INSERT.
+func insertOf(schema string, ev *Event) (string, []any, error) {
 	switch {
 	case ev.AggregateType == "":
-		return uuid.Nil, fmt.Errorf("%w: aggregate type is empty", ErrInvalidEvent)
+		return "", nil, fmt.Errorf("%w: aggregate type is empty", ErrInvalidEvent)
 	case ev.AggregateID == "":
-		return uuid.Nil, fmt.Errorf("%w: aggregate id is empty", ErrInvalidEvent)
+		return "", nil, fmt.Errorf("%w: aggregate id is empty", ErrInvalidEvent)
 	case ev.Type == "":
-		return uuid.Nil, fmt.Errorf("%w: type is empty", ErrInvalidEvent)
+		return "", nil, fmt.Errorf("%w: type is empty", ErrInvalidEvent)
 	case ev.Payload == nil:
-		return uuid.Nil, fmt.Errorf("%w: payload is nil", ErrInvalidEvent)
+		return "", nil, fmt.Errorf("%w: payload is nil", ErrInvalidEvent)
 	case !schemaName.MatchString(schema):
-		return uuid.Nil, fmt.Errorf("%w: invalid schema name %q", ErrInvalidEvent, schema)
+		return "", nil, fmt.Errorf("%w: invalid schema name %q", ErrInvalidEvent, schema)
 	}
 	if ev.ID == uuid.Nil {
 		ev.ID = uuid.New()
@@ -78,12 +102,8 @@ func Insert(ctx context.Context, tx pgx.Tx, schema string, ev Event) (uuid.UUID,
 	if ev.TraceParent != "" {
 		trace = ev.TraceParent
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO `+schema+`.outbox
+	return `INSERT INTO ` + schema + `.outbox
 		(id, aggregatetype, aggregateid, type, payload, occurred_at, tracingspancontext)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		ev.ID, ev.AggregateType, ev.AggregateID, ev.Type, ev.Payload, ev.OccurredAt, trace)
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("outbox: insert %s event for %s %s: %w", ev.Type, ev.AggregateType, ev.AggregateID, err)
-	}
-	return ev.ID, nil
+		[]any{ev.ID, ev.AggregateType, ev.AggregateID, ev.Type, ev.Payload, ev.OccurredAt, trace}, nil
 }
