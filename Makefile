@@ -12,7 +12,7 @@ GO_TEST_FLAGS ?= -count=1 -v -timeout 10m
 
 export ORDERFLOW_BIN := $(CURDIR)/$(BIN)
 
-.PHONY: build up down status clean demo test test-unit test-integration test-failure bench bench-quick fmt
+.PHONY: build up down status clean demo test test-unit test-integration test-failure bench bench-quick bench-soak fmt
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orderflow
@@ -77,21 +77,31 @@ test-failure: up
 	$(GO) test $(GO_TEST_FLAGS) -tags integration -run 'KilledMidLoad|TakesOver|ConnectorRestart' -p 1 -timeout 30m ./pipelines/runner/
 
 # Benchmarks on the real stack (not tests): results as JSON and plots in pipelines/bench/results,
-# the report in BENCHMARKS.md. The full run takes ~30 minutes on 2 cores; bench-quick a few
-# minutes and writes to .run/bench-quick/ (BENCHMARKS.md there too).
+# the report in BENCHMARKS.md, next to the previous release's results (results/before). The full
+# run takes about an hour on 2 cores (the soak alone 20 minutes); bench-quick about 6 minutes and
+# writes to .run/bench-quick/ (BENCHMARKS.md there too).
 BENCH_ORDERS ?= 270000
+SOAK ?= 20m
 QUICK_OUT := .run/bench-quick
 # The demo's background `orderflow run` is stopped first: it would take CPU from the measurement.
 bench: build up
 	compose/app.sh stop
 	bin/orderflow bench backlog --orders $(BENCH_ORDERS) --runs 3
-	bin/orderflow bench pipeline --runs 3 --step 45s --start-rate 60
+	bin/orderflow bench pipeline --runs 3 --step 45s --start-rate 300
+	bin/orderflow bench soak --duration $(SOAK)
 	bin/orderflow bench report --command "make bench"
+
+# The soak alone (80% of the maximum in the last `make bench`'s pipeline.json), then the report.
+bench-soak: build up
+	compose/app.sh stop
+	bin/orderflow bench soak --duration $(SOAK)
+	bin/orderflow bench report --command "make bench-soak"
 
 bench-quick: build up
 	compose/app.sh stop
 	bin/orderflow bench backlog --orders 25000 --runs 1 --restore-keys 100000 --out $(QUICK_OUT)
-	bin/orderflow bench pipeline --runs 1 --step 10s --fixed-step 5s --capture-orders 1000 --out $(QUICK_OUT)
+	bin/orderflow bench pipeline --runs 1 --step 10s --fixed-step 5s --capture-orders 1000 --start-rate 200 --out $(QUICK_OUT)
+	bin/orderflow bench soak --duration 1m --window 20s --out $(QUICK_OUT)
 	bin/orderflow bench report --out $(QUICK_OUT) --output $(QUICK_OUT)/BENCHMARKS.md --command "make bench-quick"
 
 fmt:

@@ -61,6 +61,7 @@ func TestIntegrationPoisonMessagesAreDeadLettered(t *testing.T) {
 	}
 
 	p.call("PUT", "/inventory/A", map[string]int64{"available": 1000}, nil)
+	waitStock(t, p, "A", 1000, 0) // orders placed before the ledger has the stock would be refused
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	done := 0

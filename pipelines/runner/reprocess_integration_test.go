@@ -20,6 +20,7 @@ import (
 func TestIntegrationReprocessRebuildsIdenticalTable(t *testing.T) {
 	p := startPipeline(t)
 	p.call("PUT", "/inventory/A", map[string]int64{"available": 40}, nil)
+	waitStock(t, p, "A", 40, 0) // orders placed before the ledger has the stock would be refused
 	var wg sync.WaitGroup
 	for i := 0; i < 60; i++ { // 40 ship, 20 out of stock, some declined
 		wg.Add(1)

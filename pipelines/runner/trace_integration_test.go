@@ -22,6 +22,7 @@ import (
 func TestIntegrationTraceFollowsTheOrder(t *testing.T) {
 	p := startPipeline(t)
 	p.call("PUT", "/inventory/A", map[string]int64{"available": 10}, nil)
+	waitStock(t, p, "A", 10, 0) // orders placed before the ledger has the stock would be refused
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	const incoming = "00-" + traceID + "-00f067aa0ba902b7-01"
 
