@@ -105,7 +105,7 @@ func writeSoak(w func(string, ...any), s SoakResult) {
 	if s.Fraction > 0 {
 		rate += fmt.Sprintf(" (%.0f%% of the maximum, %.0f orders/s)", 100*s.Fraction, s.MaxSustainable)
 	}
-	w("One deployment, %s of the demo mix (its hot SKUs included) for %d windows of %.0f s back to back (%.0f minutes); each window must bring every order to a terminal status. The first window is set against the last:\n\n",
+	w("One deployment, %s of the demo mix (its hot SKUs included) for %d windows of %.0f s back to back (%.1f min in all); each window must bring every order to a terminal status. The first window is set against the last:\n\n",
 		rate, len(s.Windows), s.WindowSeconds, float64(len(s.Windows))*s.WindowSeconds/60)
 	first, last := s.Windows[0], s.Windows[len(s.Windows)-1]
 	w("| | first window | last window | last / first |\n|---|---|---|---|\n")

@@ -134,7 +134,7 @@ func writeBacklog(w func(string, ...any), b BacklogResult) {
 	w("## 1. Reprocess rate\n\n")
 	w("A backlog of %d synthetic orders (%d events on the order, payment, inventory and shipping topics, written in %.1f s) is consumed from the earliest offsets by a new consumer group, %d runs each:\n\n", b.Orders, b.Events, b.WriteSeconds, runs)
 	w("| consumer | events/s | seconds | vs order-status join |\n|---|---|---|---|\n")
-	w("| **order-status join** (goka processor rebuilding its table: decode, fold, Avro table write, change events) | %s | %s | 1 |\n", join.f("%.0f"),
+	w("| **order-status join** (`orderflow reprocess`: decode, fold, record cache, Avro table write per key and flush, change events, offsets committed) | %s | %s | 1 |\n", join.f("%.0f"),
 		spreadOf(collect(b.Reprocess, func(m Measure) float64 { return m.Seconds })).f("%.1f"))
 	w("| (a) pass-through sarama group (decode, re-encode, produce) | %s | %s | %.1f× faster |\n", pass.f("%.0f"),
 		spreadOf(collect(b.PassThrough, func(m Measure) float64 { return m.Seconds })).f("%.1f"), pass.median/join.median)
