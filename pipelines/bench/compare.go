@@ -72,7 +72,7 @@ func writeBeforeAfter(w func(string, ...any), dir string, after []headline) {
 	w("| figure | before | after | baseline |\n|---|---|---|---|\n")
 	cell := func(h headline) string {
 		v := fmt.Sprintf("%.2f %s", h.value, h.unit)
-		if h.value >= 100 {
+		if h.value >= 10 {
 			v = fmt.Sprintf("%.0f %s", h.value, h.unit)
 		}
 		if h.noBaselineNeeded || h.baseline == 0 {

@@ -14,6 +14,9 @@ func writeJSON(t *testing.T, path string, v any) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -47,6 +50,17 @@ func TestReportMediansRangesAndRatios(t *testing.T) {
 	pr.Half = []Step{step}
 	writeJSON(t, filepath.Join(dir, "pipeline.json"), pr)
 	writeJSON(t, filepath.Join(dir, "settings.json"), []Setting{{"machine", "cores", "2"}})
+	// an earlier release's results, for the before/after table
+	before := pr
+	before.Searches = []Search{{MaxSustainable: 10}}
+	before.Capture = []Capture{{CaptureRate: 500}}
+	writeJSON(t, filepath.Join(dir, "before", "pipeline.json"), before)
+	// a soak whose CPU per order grows by a fifth
+	later := step
+	later.CPUSeconds = map[string]float64{CompProcessors: 6, CompBroker: 2.5}
+	later.Freshness = lat(100, 600)
+	writeJSON(t, filepath.Join(dir, "soak.json"), SoakResult{Rate: 80, Fraction: 0.8, MaxSustainable: 100, WindowSeconds: 60,
+		Windows: []Step{step, step, later}})
 
 	out := filepath.Join(dir, "BENCHMARKS.md")
 	if err := Report(ReportConfig{ResultsDir: dir, Output: out, Command: "make bench"}); err != nil {
@@ -55,7 +69,12 @@ func TestReportMediansRangesAndRatios(t *testing.T) {
 	b, _ := os.ReadFile(out)
 	report := string(b)
 	for _, want := range []string{
-		"| **order-status join** (goka processor rebuilding its table: decode, fold, Avro table write, change events) | 200 (100–300)",
+		"| **order-status join** (`orderflow reprocess`: decode, fold, record cache, Avro table write per key and flush, change events, offsets committed) | 200 (100–300)",
+		"| maximum sustainable orders/s | 10 orders/s (**0.02×**) | 100 orders/s (**0.10×**) | Debezium-only capture |",
+		"| reprocess of the order-status join | — | 200 events/s (**0.50×**) | pass-through group |",
+		"One deployment, 80 orders/s (80% of the maximum, 100 orders/s)",
+		"| processors CPU-s per 1000 orders | 10.00 | 12.00 | 1.20 |",
+		"| freshness p99 ms | 400 | 600 | 1.50 |",
 		"The join runs at **0.50 of the pass-through rate** and 0.100 of the no-op rate.",
 		"| 1000 keys, one record each (synthetic) | **goka view, empty state** | 12.50 (12.50–12.50) | 80 (80–80) | 0 (0–0) MiB | 0.80 |",
 		"| the table rebuilt by the join above: 10 keys, 1000 records | **goka view, empty state** | 20.00 (20.00–20.00) | 50 (50–50) | 0 (0–0) MiB | 0.50 |",

@@ -29,11 +29,11 @@ type RebuildConfig[S any] struct {
 	Serde    *codec.Serde
 	Decide   Decider[S]
 	StateDir string // spill store for keys beyond the cache (a LevelDB per partition)
-	// CacheKeys bounds the decoded states kept in memory per partition (default 200 000); the
-	// rest are read back from the spill store.
+	// CacheKeys bounds the decoded states kept in memory per partition (default 100 000; beyond
+	// it, half leave for the spill store at the next flush and are read back from there).
 	CacheKeys int
 	// FlushKeys is how many updated keys a partition gathers before writing them to the table
-	// topic (default 20 000): updates of one key in between are merged into one record.
+	// topic (default CacheKeys/2): updates of one key in between are merged into one record.
 	FlushKeys int
 	Processed *atomic.Int64 // when set, counts the inputs processed (progress)
 }
@@ -53,10 +53,10 @@ type RebuildConfig[S any] struct {
 // counted (the live processor dead-lettered them already).
 func Rebuild[S any](ctx context.Context, cfg RebuildConfig[S]) (int64, error) {
 	if cfg.CacheKeys <= 0 {
-		cfg.CacheKeys = 200_000
+		cfg.CacheKeys = 100_000
 	}
 	if cfg.FlushKeys <= 0 {
-		cfg.FlushKeys = 20_000
+		cfg.FlushKeys = cfg.CacheKeys / 2
 	}
 	ccfg := kafka.NewSaramaConfig("rebuild-" + cfg.Group)
 	ccfg.Consumer.Fetch.Default = 4 << 20
@@ -221,15 +221,16 @@ func rebuildPartition[S any](ctx context.Context, cfg RebuildConfig[S], consumer
 	}
 	cache := map[string]*entry{}
 	var dirty []string
+	// flush writes the updated keys to the table topic; then, beyond CacheKeys, states leave the
+	// cache for the spill store (written only then: a table that fits in the cache never
+	// touches the disk here).
 	flush := func() error {
-		batch := new(leveldb.Batch)
 		for _, key := range dirty {
 			e := cache[key]
 			data, err := cfg.Codec.Encode(e.state)
 			if err != nil {
 				return fmt.Errorf("rebuild: encode the value of %q: %w", key, err)
 			}
-			batch.Put([]byte(key), data)
 			select {
 			case producer.Input() <- &sarama.ProducerMessage{Topic: cfg.Table, Key: sarama.StringEncoder(key), Value: sarama.ByteEncoder(data)}:
 			case <-ctx.Done():
@@ -238,16 +239,23 @@ func rebuildPartition[S any](ctx context.Context, cfg RebuildConfig[S], consumer
 			e.dirty = false
 		}
 		dirty = dirty[:0]
-		if err := spill.Write(batch, nil); err != nil {
-			return fmt.Errorf("rebuild: spill: %w", err)
+		if len(cache) <= cfg.CacheKeys {
+			return nil
 		}
-		for key, e := range cache { // keep the cache bounded: drop clean states (they are spilled)
-			if len(cache) <= cfg.CacheKeys {
+		batch := new(leveldb.Batch)
+		for key, e := range cache {
+			if len(cache) <= cfg.CacheKeys/2 {
 				break
 			}
-			if !e.dirty {
-				delete(cache, key)
+			data, err := cfg.Codec.Encode(e.state)
+			if err != nil {
+				return fmt.Errorf("rebuild: encode the value of %q: %w", key, err)
 			}
+			batch.Put([]byte(key), data)
+			delete(cache, key)
+		}
+		if err := spill.Write(batch, nil); err != nil {
+			return fmt.Errorf("rebuild: spill: %w", err)
 		}
 		return nil
 	}

@@ -186,6 +186,7 @@ type Envelope[S any] struct {
 // Message.Replay set, for the emits the input caused. It returns them as the current state
 // implies them, with the same deterministic event ids, so a lost emit is sent again and a copy is
 // ignored downstream; nothing is recorded per emit, so the value stays small.
+//
 // accepts is as for Callback.
 func DurableCallback[S any](env Env, processor string, decide Decider[S], accepts ...schemas.Event) goka.ProcessCallback {
 	h := newHandler(env, processor, decide, accepts)
