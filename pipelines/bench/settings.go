@@ -46,14 +46,17 @@ func Settings(ctx context.Context, ep config.Config) []Setting {
 	add("topics", "replication factor", "1 (single broker)")
 	sc := kafka.NewSaramaConfig("settings")
 	add("orderflow producers (sarama, goka emits)", "acks", "all in-sync replicas")
-	add("orderflow producers (sarama, goka emits)", "linger (Flush.Frequency / Flush.Messages)",
-		fmt.Sprintf("%s / %d (0: send as soon as possible)", sc.Producer.Flush.Frequency, sc.Producer.Flush.Messages))
-	add("orderflow producers (sarama, goka emits)", "compression", sc.Producer.Compression.String())
+	pc := kafka.NewProcessorProducerConfig("settings")
+	add("orderflow producers (sarama, goka emits)", "linger (Flush.Frequency / Flush.Messages / Flush.Bytes)",
+		fmt.Sprintf("%s / %d / %d KiB (ORDERFLOW_PRODUCER_LINGER; 0: send as soon as possible)", pc.Producer.Flush.Frequency, pc.Producer.Flush.Messages, pc.Producer.Flush.Bytes>>10))
+	add("orderflow producers (sarama, goka emits)", "compression", pc.Producer.Compression.String())
 	add("orderflow producers (sarama, goka emits)", "partitioner", "murmur2 (as Kafka's Java client)")
 	add("goka", "flush", "goka emits each output as it is produced (no batching of its own); the table write and emits of one input are awaited before its offset is marked")
 	add("goka", "offset commit interval", sc.Consumer.Offsets.AutoCommit.Interval.String())
 	add("goka", "consumer fetch default / channel buffer", fmt.Sprintf("%d KiB / %d messages per partition", sc.Consumer.Fetch.Default>>10, sc.ChannelBufferSize))
 	add("goka", "local storage", streams.StorageSettings())
+	add("goka", "table values", "payments, reservations, inventory, shipping: compact binary (streams.StateCodec); order-status: Avro (registry)")
+	add("orderflow run", "GOGC", "200 unless set")
 
 	if conn, err := connectors.OutboxConnector(); err == nil {
 		for _, k := range []string{"poll.interval.ms", "max.batch.size", "max.queue.size", "plugin.name", "snapshot.mode"} {
