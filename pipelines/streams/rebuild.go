@@ -47,10 +47,11 @@ type RebuildConfig[S any] struct {
 // a record cache and written once per flush instead of once per input (the table topic then
 // holds fewer records with the same latest value per key), and the inputs of a partition are
 // read one topic after the other, in the order given (the order of the flow: orders, payments,
-// inventory, shipping), where goka interleaves them as they arrive. It is for processors whose table is a function of the set of their
-// inputs and whose emits go to topics of their own version (order-status): a processor that
-// sends commands to live topics must not be rebuilt this way. Poison inputs are skipped and
-// counted (the live processor dead-lettered them already).
+// inventory, shipping), where goka interleaves them as they arrive. It is for processors whose
+// table is a function of the set of their inputs and whose emits go to topics of their own
+// version (order-status): a processor that sends commands to live topics must not be rebuilt
+// this way. Poison inputs are skipped and logged at debug level (the live processor
+// dead-lettered them already).
 func Rebuild[S any](ctx context.Context, cfg RebuildConfig[S]) (int64, error) {
 	if cfg.CacheKeys <= 0 {
 		cfg.CacheKeys = 100_000
