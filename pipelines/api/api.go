@@ -120,6 +120,10 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
+	if err := checkAmounts(req); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	ctx, end := s.span(r, "POST /orders")
 	defer end()
 	placed, err := s.orders.Place(ctx, req, r.Header.Get("Idempotency-Key"), s.traceparent(ctx, r))
@@ -141,6 +145,37 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/orders/"+placed.OrderID)
 	writeJSON(w, code, map[string]string{"order_id": placed.OrderID, "status": string(schemas.StatusPlaced)})
+}
+
+// checkAmounts applies the order bounds of package schemas (the ones processors enforce on
+// OrderPlaced) with overflow-checked arithmetic: 1 to schemas.MaxLines items, quantities in
+// 1..schemas.MaxQuantity, unit prices in 0..schemas.MaxUnitPriceMinor and a total of at most
+// schemas.MaxTotalMinor. An order it accepts has a total that fits int64 without wrapping. The
+// error wraps orders.ErrInvalid.
+func checkAmounts(req orders.NewOrder) error {
+	if n := len(req.Items); n == 0 || n > schemas.MaxLines {
+		return fmt.Errorf("%w: items must hold 1 to %d lines, not %d", orders.ErrInvalid, schemas.MaxLines, n)
+	}
+	var total int64
+	for i, it := range req.Items {
+		if msg := schemas.CheckLine(it.Quantity, it.UnitPriceCents); msg != "" {
+			return fmt.Errorf("%w: items[%d] has %s (quantity must be 1 to %d, unit_price_cents 0 to %d)",
+				orders.ErrInvalid, i, msg, schemas.MaxQuantity, schemas.MaxUnitPriceMinor)
+		}
+		amount, err := schemas.MulMinor(it.Quantity, it.UnitPriceCents)
+		if err == nil {
+			total, err = schemas.AddMinor(total, amount)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: order total overflows at items[%d] (%w); the maximum total is %d minor units",
+				orders.ErrInvalid, i, err, int64(schemas.MaxTotalMinor))
+		}
+		if total > schemas.MaxTotalMinor {
+			return fmt.Errorf("%w: order total exceeds the maximum of %d minor units at items[%d]",
+				orders.ErrInvalid, int64(schemas.MaxTotalMinor), i)
+		}
+	}
+	return nil
 }
 
 var statusNames = map[string]schemas.Status{}
@@ -275,6 +310,10 @@ func (s *Server) setStock(w http.ResponseWriter, r *http.Request) {
 	}
 	if body.Available == nil {
 		writeError(w, http.StatusBadRequest, `body must be {"available": N}`)
+		return
+	}
+	if n := *body.Available; n < 0 || n > schemas.MaxStock {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("available must be between 0 and %d, not %d", int64(schemas.MaxStock), n))
 		return
 	}
 	sku := r.PathValue("sku")

@@ -133,3 +133,59 @@ func TestGetOrder(t *testing.T) {
 		t.Errorf("placed but not yet captured: %v", body)
 	}
 }
+
+func items(n int, quantity, price string) string {
+	line := `{"sku":"SKU-1","quantity":` + quantity + `,"unit_price_cents":` + price + `}`
+	return `{"customer_id":"c-1","currency":"EUR","items":[` + strings.TrimSuffix(strings.Repeat(line+",", n), ",") + `]}`
+}
+
+// Amounts beyond the bounds of package schemas, or whose total would wrap int64 (the order of
+// issue 11: 18 lines of 10^6 × 10^12), get a 400 with a message, never a wrapped total.
+func TestAmountBounds(t *testing.T) {
+	h := New(&memOrders{byKey: map[string]string{}}, memReader{})
+	cases := []struct {
+		name, body string
+		code       int
+		msg        string
+	}{
+		{"18 lines of 10^6 × 10^12", items(18, "1000000", "1000000000000"), 400, "order total exceeds the maximum of 1000000000000000"},
+		{"total one over the maximum", items(2, "1000000", "500000001"), 400, "order total exceeds the maximum"},
+		{"quantity over the maximum", items(1, "1000001", "1"), 400, "quantity 1000001 > 1000000"},
+		{"quantity beyond int32", items(1, "4294967297", "1"), 400, "quantity 4294967297 > 1000000"},
+		{"negative price", items(1, "1", "-1"), 400, "unit price -1 < 0"},
+		{"price over the maximum", items(1, "1", "1000000000001"), 400, "unit price 1000000000001 > 1000000000000"},
+		{"price beyond int64", items(1, "1", "9223372036854775808"), 400, "malformed JSON"},
+		{"too many lines", items(schemas.MaxLines+1, "1", "1"), 400, "1 to 500 lines"},
+		{"total exactly at the maximum", items(1, "1000000", "1000000000"), 201, ""},
+		{"max quantity at max price is over the total", items(1, "1000000", "1000000000000"), 400, "exceeds the maximum"},
+		{"free items", items(3, "5", "0"), 201, ""},
+		{"stock over the maximum", "", 400, "available must be between 0 and 1000000000000"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			method, path, body := "POST", "/orders", c.body
+			if body == "" {
+				method, path, body = "PUT", "/inventory/SKU-1", `{"available":1000000000001}`
+			}
+			rec, out := do(t, h, method, path, body)
+			if rec.Code != c.code {
+				t.Fatalf("code %d, want %d (%v)", rec.Code, c.code, out)
+			}
+			if msg, _ := out["error"].(string); !strings.Contains(msg, c.msg) || (c.msg != "" && msg == "") {
+				t.Errorf("error %q, want it to mention %q", msg, c.msg)
+			}
+		})
+	}
+	if rec, out := do(t, h, "PUT", "/inventory/SKU-1", `{"available":1000000000000}`); rec.Code != 202 {
+		t.Errorf("stock at the maximum: %d %v", rec.Code, out)
+	}
+}
+
+// The API's own limits (orders) stay within the event contract's (schemas), so an order the API
+// accepts is never dead-lettered by a processor.
+func TestOrderLimitsWithinContract(t *testing.T) {
+	if orders.MaxItems > schemas.MaxLines || orders.MaxQuantity > schemas.MaxQuantity {
+		t.Errorf("orders allows %d items of up to %d units; OrderPlaced allows %d lines of up to %d",
+			orders.MaxItems, orders.MaxQuantity, schemas.MaxLines, schemas.MaxQuantity)
+	}
+}

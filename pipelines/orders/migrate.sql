@@ -2,11 +2,27 @@ CREATE TABLE IF NOT EXISTS {{schema}}.orders (
     order_id        text        PRIMARY KEY,
     customer_id     text        NOT NULL,
     currency        text        NOT NULL,
-    total_minor     bigint      NOT NULL,
+    total_minor     bigint      NOT NULL
+                    CONSTRAINT orders_total_minor_range CHECK (total_minor >= 0 AND total_minor <= 1000000000000000),
     placed_at       timestamptz NOT NULL,
     idempotency_key text        UNIQUE,
     request_hash    text        NOT NULL
 );
+
+-- Tables created before the total's CHECK get it here (once: the catalog is checked first, and a
+-- concurrent migration that adds it first is not an error). The bound is schemas.MaxTotalMinor.
+-- NOT VALID: new and updated rows are checked; rows stored before are not scanned, so a
+-- migration never fails on old data (VALIDATE CONSTRAINT checks them once they are cleaned).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                   WHERE conrelid = '{{schema}}.orders'::regclass AND conname = 'orders_total_minor_range') THEN
+        ALTER TABLE {{schema}}.orders ADD CONSTRAINT orders_total_minor_range
+            CHECK (total_minor >= 0 AND total_minor <= 1000000000000000) NOT VALID;
+    END IF;
+EXCEPTION WHEN duplicate_object THEN
+    NULL;
+END $$;
 
 CREATE TABLE IF NOT EXISTS {{schema}}.order_lines (
     order_id         text    NOT NULL REFERENCES {{schema}}.orders(order_id),

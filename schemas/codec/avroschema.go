@@ -16,6 +16,7 @@ type node struct {
 	Symbols  []string
 	EnumDef  string // enum default symbol ("" when none)
 	Items    *node  // array items, map values
+	Size     int    // bytes of a fixed
 	Branches []*node
 }
 
@@ -92,6 +93,9 @@ func (p *parser) parse(raw any, ns string) (*node, error) {
 			}
 			p.named[full] = n
 			switch typ {
+			case "fixed":
+				size, _ := v["size"].(float64)
+				n.Size = int(size)
 			case "enum":
 				for _, s := range v["symbols"].([]any) {
 					n.Symbols = append(n.Symbols, s.(string))

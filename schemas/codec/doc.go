@@ -8,7 +8,9 @@
 // that lets current code read every registered version of an event.
 //
 // Decode errors are values of type *DecodeError whose Kind says what is wrong (bad magic byte,
-// truncated payload, unknown schema id, type mismatch, registry unavailable); nothing panics on
-// bad input. Producers never register schemas: `orderflow schemas apply` does, behind the
+// truncated payload, oversized, unknown schema id, type mismatch, registry unavailable); nothing
+// panics on bad input, and no payload makes a decode allocate more than a small multiple of its
+// size: every length and block count is checked against the bytes left before goavro decodes
+// (bounds.go). Producers never register schemas: `orderflow schemas apply` does, behind the
 // compatibility gate.
 package codec

@@ -9,10 +9,14 @@ import (
 type Kind string
 
 // Error kinds. KindRegistryUnavailable is transient (retry); every other kind is poison for the
-// payload at hand and belongs in a dead-letter topic.
+// payload at hand and belongs in a dead-letter topic. KindTruncated covers every malformed Avro
+// body (it ends early, a length is negative or claims more bytes than are left, a union index is
+// out of range); KindOversized is a payload over MaxPayload, or a length, block count or nesting
+// depth beyond the codec's limits (see bounds.go) — never a valid payload.
 const (
 	KindBadMagic            Kind = "bad_magic_byte"
 	KindTruncated           Kind = "truncated_payload"
+	KindOversized           Kind = "oversized"
 	KindUnknownSchemaID     Kind = "unknown_schema_id"
 	KindTypeMismatch        Kind = "type_mismatch"
 	KindUnknownType         Kind = "unknown_event_type"

@@ -25,6 +25,7 @@ type Serde struct {
 
 type writerSchema struct {
 	name  string
+	node  *node // walked by checkBounds before every decode
 	codec *goavro.Codec
 }
 
@@ -109,7 +110,8 @@ func (s *Serde) Encode(v Named) ([]byte, error) {
 }
 
 // DecodeInto decodes data into *T, resolving the writer's schema against T's current schema.
-// The writer's record must be T's record.
+// The writer's record must be T's record. Like Decode, it never allocates more than a small
+// multiple of len(data) for a hostile payload (see checkBounds).
 func DecodeInto[T Named](s *Serde, data []byte) (T, error) {
 	var zero T
 	v, name, err := s.decode(data, zero.AvroName())
@@ -124,13 +126,18 @@ func DecodeInto[T Named](s *Serde, data []byte) (T, error) {
 }
 
 // Decode decodes any registered event into its Go type (a value such as schemas.OrderPlaced),
-// chosen by the writer schema's record name.
+// chosen by the writer schema's record name. A payload over MaxPayload, or whose lengths and
+// block counts claim more than its bytes hold, is a *DecodeError (KindOversized or
+// KindTruncated) before anything is allocated for it.
 func (s *Serde) Decode(data []byte) (Named, error) {
 	v, _, err := s.decode(data, "")
 	return v, err
 }
 
 func (s *Serde) decode(data []byte, want string) (Named, string, error) {
+	if len(data) > MaxPayload {
+		return nil, "", &DecodeError{Kind: KindOversized, Err: fmt.Errorf("payload of %d bytes exceeds %d", len(data), MaxPayload)}
+	}
 	id, body, err := Unframe(data)
 	if err != nil {
 		return nil, "", err
@@ -141,6 +148,11 @@ func (s *Serde) decode(data []byte, want string) (Named, string, error) {
 	}
 	if want != "" && w.name != want {
 		return nil, w.name, &DecodeError{Kind: KindTypeMismatch, SchemaID: id, Type: w.name, Err: fmt.Errorf("payload is a %s, want %s", w.name, want)}
+	}
+	if err := checkBounds(w.node, body); err != nil {
+		de := err.(*DecodeError)
+		de.SchemaID, de.Type = id, w.name
+		return nil, w.name, de
 	}
 	native, rest, err := w.codec.NativeFromBinary(body)
 	if err != nil {
@@ -228,7 +240,11 @@ func (s *Serde) writer(id int) (*writerSchema, error) {
 	if err != nil {
 		return nil, &DecodeError{Kind: KindTypeMismatch, SchemaID: id, Type: name, Err: err}
 	}
-	w = &writerSchema{name: name, codec: c}
+	n, err := parseSchema(text)
+	if err != nil {
+		return nil, &DecodeError{Kind: KindTypeMismatch, SchemaID: id, Type: name, Err: err}
+	}
+	w = &writerSchema{name: name, node: n, codec: c}
 	s.mu.Lock()
 	s.writers[id] = w
 	s.mu.Unlock()
