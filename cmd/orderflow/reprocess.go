@@ -2,35 +2,44 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/orderflow/orderflow/pipelines/config"
 	"github.com/orderflow/orderflow/pipelines/reprocess"
 	"github.com/orderflow/orderflow/pipelines/topology"
-	"github.com/orderflow/orderflow/schemas/codec"
 )
 
 func newReprocessCmd(cfg *config.Config) *cobra.Command {
 	var d deployment
-	var processor, version, against, stateDir string
+	var processor, version, stateDir string
 	var compare bool
 	cmd := &cobra.Command{
 		Use:   "reprocess",
-		Short: "Rebuild a processor's table from the earliest offsets under a new consumer group (a new table version)",
-		Long: `Rebuild a processor's table from the earliest offsets under a new consumer group: goka's new
-group is a new table, <prefix>.<processor>.<version>-table. Shows progress with rate and remaining
-lag; stops when caught up. With --compare, reports the keys whose values differ from the live
-table (expected: none). Point views and the API at the new version with
-'orderflow run --table-version <version>'.`,
+		Short: "Rebuild a processor's table from the earliest offsets into a new table version; compare, switch, drop",
+		Long: `Rebuild a processor's table from the earliest offsets under a new consumer group: a new table
+version, <prefix>.<processor>.<version>-table. The rebuild reads the live input topics and writes
+its emits and dead letters to topics private to the version (<topic>.<processor>.<version>): it
+never writes to a live topic or table. Shows progress with rate and remaining lag; stops when
+caught up. With --compare, reports the keys whose values differ from the serving table.
+
+The life of a version (blue/green):
+  orderflow reprocess --processor P --table-version v2     rebuild (after a bug fix)
+  orderflow reprocess compare --processor P --table-version v2
+  orderflow reprocess switch --processor P --table-version v2
+      instances started from then on run and serve v2; stop the old ones
+  orderflow reprocess drop --processor P --table-version unversioned
+      delete the old version's group, table and private topics
+  orderflow reprocess versions                             what exists, what serves`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			live, err := d.topology()
+			live, err := liveTopology(cmd, cfg, &d)
 			if err != nil {
 				return err
 			}
-			live.GroupSuffix = against
 			stats, err := reprocess.Run(cmd.Context(), *cfg, live, processor, version, stateDir, cmd.ErrOrStderr())
 			if err != nil {
 				return err
@@ -41,34 +50,154 @@ table (expected: none). Point views and the API at the new version with
 			if !compare {
 				return nil
 			}
-			if processor != topology.GroupOrderStatus {
-				return fmt.Errorf("--compare supports the order-status table")
-			}
-			serde, err := codec.New(codec.NewSRClient(cfg.RegistryURL))
+			return runCompare(cmd, cfg, live, processor, version, out)
+		},
+	}
+	d.bind(cmd)
+	versionFlags(cmd, &processor, &version)
+	cmd.Flags().BoolVar(&compare, "compare", false, "when caught up, compare with the serving table")
+	cmd.Flags().StringVar(&stateDir, "state-dir", defaultReprocessDir(), "local storage for the rebuild")
+	cmd.AddCommand(newCompareCmd(cfg), newSwitchCmd(cfg), newDropCmd(cfg), newVersionsCmd(cfg))
+	return cmd
+}
+
+func defaultReprocessDir() string { return filepath.Join(os.TempDir(), "orderflow-reprocess") }
+
+func versionFlags(cmd *cobra.Command, processor, version *string) {
+	cmd.Flags().StringVar(processor, "processor", topology.GroupOrderStatus,
+		fmt.Sprintf("processor whose table version to act on (%s)", strings.Join(topology.Processors(), ", ")))
+	cmd.Flags().StringVar(version, "table-version", "", "table version, e.g. v2 ('"+topology.Unversioned+"' for the original one)")
+	_ = cmd.MarkFlagRequired("table-version")
+}
+
+// liveTopology is the deployment's topology with the serving table versions.
+func liveTopology(cmd *cobra.Command, cfg *config.Config, d *deployment) (topology.Topology, error) {
+	t, err := d.topology()
+	if err != nil {
+		return t, err
+	}
+	t.Versions, err = topology.LoadVersions(cmd.Context(), cfg.Brokers, t)
+	return t, err
+}
+
+func runCompare(cmd *cobra.Command, cfg *config.Config, live topology.Topology, processor, version string, out io.Writer) error {
+	diff, err := reprocess.Compare(cmd.Context(), *cfg, live, processor, version)
+	if err != nil {
+		return err
+	}
+	other := live.WithVersion(processor, version)
+	fmt.Fprintf(out, "compared %d keys of %s and %s: %d differ, %d only in the serving table, %d only in the other\n",
+		diff.Keys, live.Table(processor), other.Table(processor), len(diff.Differing), len(diff.OnlyInLeft), len(diff.OnlyInRight))
+	for _, k := range append(append(diff.Differing, diff.OnlyInLeft...), diff.OnlyInRight...) {
+		fmt.Fprintln(out, "  ", k)
+	}
+	if !diff.Equal() {
+		return &exitError{code: 1, err: fmt.Errorf("tables differ")}
+	}
+	return nil
+}
+
+func newCompareCmd(cfg *config.Config) *cobra.Command {
+	var d deployment
+	var processor, version string
+	cmd := &cobra.Command{
+		Use:   "compare",
+		Short: "Compare a table version with the serving one (exit 1 when they differ)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			live, err := liveTopology(cmd, cfg, &d)
 			if err != nil {
 				return err
 			}
-			diff, err := reprocess.CompareTables(cmd.Context(), cfg.Brokers, serde, string(live.Table(processor)), stats.Table)
+			return runCompare(cmd, cfg, live, processor, reprocess.ParseVersion(version), cmd.OutOrStdout())
+		},
+	}
+	d.bind(cmd)
+	versionFlags(cmd, &processor, &version)
+	return cmd
+}
+
+func newSwitchCmd(cfg *config.Config) *cobra.Command {
+	var d deployment
+	var processor, version string
+	cmd := &cobra.Command{
+		Use:   "switch",
+		Short: "Make a table version the serving one: instances started from then on run and serve it",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			live, err := liveTopology(cmd, cfg, &d)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "compared %d keys of %s and %s: %d differ, %d only in the live table, %d only in the new one\n",
-				diff.Keys, live.Table(processor), stats.Table, len(diff.Differing), len(diff.OnlyInLeft), len(diff.OnlyInRight))
-			for _, k := range append(append(diff.Differing, diff.OnlyInLeft...), diff.OnlyInRight...) {
-				fmt.Fprintln(out, "  ", k)
+			v := reprocess.ParseVersion(version)
+			if err := reprocess.Switch(cmd.Context(), *cfg, live, processor, v); err != nil {
+				return err
 			}
-			if !diff.Equal() {
-				return &exitError{code: 1, err: fmt.Errorf("tables differ")}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s now serves table version %s: start instances (orderflow run), then stop the old ones\n",
+				processor, version)
+			return nil
+		},
+	}
+	d.bind(cmd)
+	versionFlags(cmd, &processor, &version)
+	return cmd
+}
+
+func newDropCmd(cfg *config.Config) *cobra.Command {
+	var d deployment
+	var processor, version, stateDir string
+	cmd := &cobra.Command{
+		Use:   "drop",
+		Short: "Delete a table version that does not serve: its group, table and private topics",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			live, err := liveTopology(cmd, cfg, &d)
+			if err != nil {
+				return err
+			}
+			dropped, err := reprocess.Drop(cmd.Context(), *cfg, live, processor, reprocess.ParseVersion(version), stateDir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "dropped group %s and topics %s\n", dropped.Group, strings.Join(dropped.Topics, ", "))
+			return nil
+		},
+	}
+	d.bind(cmd)
+	versionFlags(cmd, &processor, &version)
+	cmd.Flags().StringVar(&stateDir, "state-dir", defaultReprocessDir(), "local storage of the rebuild to delete as well")
+	return cmd
+}
+
+func newVersionsCmd(cfg *config.Config) *cobra.Command {
+	var d deployment
+	cmd := &cobra.Command{
+		Use:   "versions",
+		Short: "List each processor's table versions and the serving one",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			live, err := liveTopology(cmd, cfg, &d)
+			if err != nil {
+				return err
+			}
+			infos, err := reprocess.Versions(cmd.Context(), *cfg, live)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			for _, info := range infos {
+				var vs []string
+				for _, v := range info.Versions {
+					name := v
+					if name == "" {
+						name = topology.Unversioned
+					}
+					if v == info.Serving {
+						name += " (serving)"
+					}
+					vs = append(vs, name)
+				}
+				fmt.Fprintf(out, "%-13s %s\n", info.Processor, strings.Join(vs, ", "))
 			}
 			return nil
 		},
 	}
 	d.bind(cmd)
-	cmd.Flags().StringVar(&processor, "processor", topology.GroupOrderStatus, "processor whose table to rebuild")
-	cmd.Flags().StringVar(&version, "table-version", "", "name of the new table version (new consumer group), e.g. v2")
-	cmd.Flags().StringVar(&against, "live-version", "", "table version in use now (default: the unversioned one)")
-	cmd.Flags().BoolVar(&compare, "compare", false, "when caught up, compare with the live table")
-	cmd.Flags().StringVar(&stateDir, "state-dir", filepath.Join(os.TempDir(), "orderflow-reprocess"), "local storage for the rebuild")
-	_ = cmd.MarkFlagRequired("table-version")
 	return cmd
 }

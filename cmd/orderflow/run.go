@@ -43,7 +43,7 @@ func envOr(key, def string) string {
 
 func newRunCmd(cfg *config.Config, name, short string, defaultProcessors string, defaultAPI bool) *cobra.Command {
 	var d deployment
-	var processors, addr, stateDir, groupSuffix, metricsAddr string
+	var processors, addr, stateDir, metricsAddr string
 	var slo time.Duration
 	var api, profiling bool
 	cmd := &cobra.Command{
@@ -54,7 +54,6 @@ func newRunCmd(cfg *config.Config, name, short string, defaultProcessors string,
 			if err != nil {
 				return err
 			}
-			t.GroupSuffix = groupSuffix
 			var procs []string
 			switch processors {
 			case "all":
@@ -90,6 +89,5 @@ func newRunCmd(cfg *config.Config, name, short string, defaultProcessors string,
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve /metrics on this address too (the API serves it at /metrics)")
 	cmd.Flags().DurationVar(&slo, "lag-slo", 10*time.Second, "lag SLO behind the orderflow_lag_slo_breached metric")
 	cmd.Flags().BoolVar(&profiling, "pprof", os.Getenv("ORDERFLOW_PPROF") == "1", "serve Go profiles at /debug/pprof/ next to /metrics (env ORDERFLOW_PPROF=1)")
-	cmd.Flags().StringVar(&groupSuffix, "table-version", "", "suffix of the groups and tables to use (blue/green table versions)")
 	return cmd
 }

@@ -204,9 +204,7 @@ func Backlog(ctx context.Context, cfg BacklogConfig) (BacklogResult, error) {
 		res.Reprocess = append(res.Reprocess, m)
 		logf("run %d: order-status join  %8.0f events/s (%.1fs)", run, m.PerSecond, m.Seconds)
 
-		rebuilt := t
-		rebuilt.GroupSuffix = version
-		table := rebuilt.Table(topology.GroupOrderStatus)
+		table := t.WithVersion(topology.GroupOrderStatus, version).Table(topology.GroupOrderStatus)
 		raw, keys, err := rawRead(ctx, brokers, string(table))
 		if err != nil {
 			return res, err

@@ -1,13 +1,13 @@
-// Package reprocess rebuilds a processor's table from the earliest offsets under a new consumer
-// group — a new table version — and compares it with another version.
+// Package reprocess rebuilds a processor's table from the earliest offsets into a new table
+// version, compares versions, switches the serving one and drops old ones (blue/green).
 //
-// Consumes: the processor's input topics from the beginning (a new group has no offsets; the
-// project's sarama config starts new groups at the oldest offset). Keeps: the new version's group
-// table <prefix>.<processor>.<version>-table (created up front, compacted, co-partitioned).
-// Emits: what the processor emits, to the version's own topics (see topology.StatusChanges).
-//
-// Views and the API read a table version with `orderflow run --table-version <version>`: start
-// instances on the new version, move traffic, stop the old ones (blue/green, no downtime).
+// Consumes: the processor's live input topics from the beginning, in bulk (streams.Rebuild).
+// Keeps: the version's group table <prefix>.<processor>.<version>-table and its group's offsets
+// at the ends the inputs had, so the version's goka processor goes on from there. Emits: what the
+// processor emits and dead-letters, to topics private to the version
+// (<topic>.<processor>.<version>, see topology.Topology.Out): a rebuild never writes to a live
+// topic or table. The serving version of each processor is recorded in <prefix>.table-versions;
+// `orderflow run` reads it at start (Switch).
 package reprocess
 
 import (
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/orderflow/orderflow/pipelines/config"
@@ -28,8 +29,11 @@ import (
 	"github.com/orderflow/orderflow/pipelines/runner"
 	"github.com/orderflow/orderflow/pipelines/streams"
 	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/processors/inventory"
 	"github.com/orderflow/orderflow/processors/orderstatus"
-	"github.com/orderflow/orderflow/schemas"
+	"github.com/orderflow/orderflow/processors/payments"
+	"github.com/orderflow/orderflow/processors/reservations"
+	"github.com/orderflow/orderflow/processors/shipping"
 	"github.com/orderflow/orderflow/schemas/codec"
 )
 
@@ -44,109 +48,46 @@ type Stats struct {
 
 // Run rebuilds processor's table as version and returns once the new group has caught up with
 // the end offsets its inputs had when Run started (later messages are processed too while it
-// runs). progress, when not nil, receives a progress bar with rate and remaining lag.
+// runs). The rebuild is a shadow (topology.Topology.Shadow): it reads the live inputs and writes
+// its emits and dead letters to topics private to the version, so live topics and tables are
+// never touched. live carries the serving versions (see topology.LoadVersions). progress, when
+// not nil, receives a progress bar with rate and remaining lag.
 func Run(ctx context.Context, ep config.Config, live topology.Topology, processor, version, stateDir string, progress io.Writer) (Stats, error) {
-	if version == "" || version == live.GroupSuffix {
-		return Stats{}, fmt.Errorf("reprocess: the new version must differ from the live one (%q)", live.GroupSuffix)
+	if !slices.Contains(topology.Processors(), processor) {
+		return Stats{}, fmt.Errorf("reprocess: unknown processor %q (known: %v)", processor, topology.Processors())
 	}
-	t := live
-	t.GroupSuffix = version
-	if err := t.Apply(ep.Brokers); err != nil { // the version's table and change topics
+	if err := topology.ValidateVersion(version); err != nil {
+		return Stats{}, err
+	}
+	if version == "" || version == live.Version(processor) {
+		return Stats{}, fmt.Errorf("reprocess: the new version must differ from the serving one (%q)", live.Version(processor))
+	}
+	t := Shadow(live, processor, version)
+	if err := createVersionTopics(ep.Brokers, t, processor); err != nil {
 		return Stats{}, err
 	}
 	group := string(t.Group(processor))
-	inputs := map[string][]string{group: runner.Inputs(t)[group]}
-	if len(inputs[group]) == 0 {
-		return Stats{}, fmt.Errorf("reprocess: unknown processor %q", processor)
-	}
+	inputs := runner.Inputs(t)[group]
+	slices.SortStableFunc(inputs, func(x, y string) int { return causalRank(t, x) - causalRank(t, y) })
 	meter, err := lag.NewMeter(ep.Brokers)
 	if err != nil {
 		return Stats{}, err
 	}
 	defer meter.Close()
-	before, err := meter.Measure(ctx, inputs)
+	before, err := meter.Measure(ctx, map[string][]string{group: inputs})
 	if err != nil {
 		return Stats{}, err
 	}
 	total := lag.Total(before)
-	if processor == topology.GroupOrderStatus {
-		return rebuildOrderStatus(ctx, ep, t, inputs[group], total, stateDir, progress)
-	}
-
-	app, err := runner.New(ctx, runner.Config{Endpoints: ep, Topology: t, StateDir: stateDir, Processors: []string{processor}})
-	if err != nil {
-		return Stats{}, err
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	start := time.Now()
-	go func() { done <- app.Run(runCtx) }()
-
-	var bar *progressbar.ProgressBar
-	if progress != nil {
-		bar = newBar(total, progress, group)
-	}
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	var remaining int64 = total
-	for remaining > 0 {
-		select {
-		case err := <-done:
-			stop()
-			return Stats{}, fmt.Errorf("reprocess: processor stopped: %w", err)
-		case <-ctx.Done():
-			stop()
-			<-done
-			return Stats{}, ctx.Err()
-		case <-tick.C:
-		}
-		ps, err := meter.Measure(ctx, inputs)
-		if err != nil {
-			continue
-		}
-		// remaining: what is left of the backlog that existed at the start
-		remaining = 0
-		for _, p := range ps {
-			for _, b := range before {
-				if b.Topic == p.Topic && b.Partition == p.Partition {
-					committed := max(p.Committed, b.End-b.Lag)
-					remaining += max(0, b.End-committed)
-				}
-			}
-		}
-		if bar != nil {
-			_ = bar.Set64(total - remaining)
-		}
-	}
-	elapsed := time.Since(start)
-	stop()
-	if err := <-done; err != nil {
-		return Stats{}, err
-	}
-	if bar != nil {
-		_ = bar.Finish()
-	}
-	return Stats{Group: group, Table: string(t.Table(processor)), Events: total, Elapsed: elapsed,
-		PerSecond: float64(total) / elapsed.Seconds()}, nil
-}
-
-// rebuildOrderStatus rebuilds the order-status table in bulk (streams.Rebuild: a record cache
-// merges the updates of a key, as Kafka Streams' does) and commits the version's group offsets
-// at the ends its inputs had; the version's goka processor, started afterwards (`orderflow run
-// --table-version`), restores the table and goes on from there. Its emits go to the version's
-// own status-change topic.
-func rebuildOrderStatus(ctx context.Context, ep config.Config, t topology.Topology, inputs []string, total int64, stateDir string, progress io.Writer) (Stats, error) {
 	serde, err := codec.New(codec.NewSRClient(ep.RegistryURL))
 	if err != nil {
 		return Stats{}, err
 	}
-	group := string(t.Group(topology.GroupOrderStatus))
 	var processed atomic.Int64
-	var bar *progressbar.ProgressBar
 	if progress != nil {
-		bar = newBar(total, progress, group)
+		bar := newBar(total, progress, group)
 		stop := make(chan struct{})
-		defer close(stop)
+		defer func() { close(stop); _ = bar.Finish() }()
 		go func() {
 			tick := time.NewTicker(250 * time.Millisecond)
 			defer tick.Stop()
@@ -161,19 +102,56 @@ func rebuildOrderStatus(ctx context.Context, ep config.Config, t topology.Topolo
 		}()
 	}
 	start := time.Now()
-	n, err := streams.Rebuild(ctx, streams.RebuildConfig[schemas.OrderStatus]{
-		Brokers: ep.Brokers, Group: group, Inputs: inputs, Table: string(t.Table(topology.GroupOrderStatus)),
-		Codec: orderstatus.TableCodec(serde), Serde: serde, Decide: orderstatus.Decide(t), StateDir: stateDir, Processed: &processed,
-	})
+	n, err := rebuild(ctx, t, processor, streams.RebuildConfig[struct{}]{Brokers: ep.Brokers, Group: group, Inputs: inputs,
+		Table: string(t.Table(processor)), Serde: serde, StateDir: stateDir, Processed: &processed})
 	if err != nil {
 		return Stats{}, fmt.Errorf("reprocess: %w", err)
 	}
 	elapsed := time.Since(start)
-	if bar != nil {
-		_ = bar.Finish()
-	}
-	return Stats{Group: group, Table: string(t.Table(topology.GroupOrderStatus)), Events: n, Elapsed: elapsed,
+	return Stats{Group: group, Table: string(t.Table(processor)), Events: n, Elapsed: elapsed,
 		PerSecond: float64(n) / elapsed.Seconds()}, nil
+}
+
+// rebuild runs streams.Rebuild with the processor's decision and table codec. order-status's
+// table is a function of the set of its inputs (it is read topic after topic, the fastest way);
+// the others decide on the order of their inputs and are read merged by timestamp. The durable
+// processors' table values are envelopes (streams.Durable).
+func rebuild(ctx context.Context, t topology.Topology, processor string, c streams.RebuildConfig[struct{}]) (int64, error) {
+	switch processor {
+	case topology.GroupOrderStatus:
+		return streams.Rebuild(ctx, with(c, orderstatus.TableCodec(c.Serde), orderstatus.Decide(t), false))
+	case topology.GroupPayments:
+		return streams.Rebuild(ctx, with(c, streams.StateCodec[payments.State, *payments.State]{}, streams.Durable(payments.Decide(t)), true))
+	case topology.GroupReservations:
+		return streams.Rebuild(ctx, with(c, streams.StateCodec[reservations.State, *reservations.State]{}, streams.Durable(reservations.Decide(t)), true))
+	case topology.GroupInventory:
+		return streams.Rebuild(ctx, with(c, inventory.TableCodec(), streams.Durable(inventory.Decide(t)), true))
+	case topology.GroupShipping:
+		return streams.Rebuild(ctx, with(c, streams.StateCodec[shipping.State, *shipping.State]{}, streams.Durable(shipping.Decide(t)), true))
+	}
+	return 0, fmt.Errorf("unknown processor %q", processor)
+}
+
+func with[S any](c streams.RebuildConfig[struct{}], table goka.Codec, decide streams.Decider[S], byTimestamp bool) streams.RebuildConfig[S] {
+	return streams.RebuildConfig[S]{Brokers: c.Brokers, Group: c.Group, Inputs: c.Inputs, Table: c.Table, Codec: table,
+		Serde: c.Serde, Decide: decide, StateDir: c.StateDir, Processed: c.Processed, ByTimestamp: byTimestamp}
+}
+
+// causalRank orders input topics as causes come before effects (ties of a timestamp merge):
+// orders and stock adjustments, then commands and payment outcomes, replies, reservation
+// outcomes, shipments.
+func causalRank(t topology.Topology, topic string) int {
+	switch goka.Stream(topic) {
+	case t.OrderEvents(), t.StockEvents():
+		return 0
+	case t.SkuCommands(), t.PaymentEvents():
+		return 1
+	case t.SkuReplies():
+		return 2
+	case t.InventoryEvents():
+		return 3
+	}
+	return 4
 }
 
 func newBar(total int64, w io.Writer, group string) *progressbar.ProgressBar {
@@ -188,6 +166,8 @@ type Diff struct {
 	Differing   []string // keys whose values differ
 	OnlyInLeft  []string
 	OnlyInRight []string
+	// Example shows the decoded values of the first differing key (left, right), for reports.
+	Example [2]any
 }
 
 // Equal reports whether the tables hold the same keys with the same values.
@@ -195,8 +175,9 @@ func (d Diff) Equal() bool {
 	return len(d.Differing) == 0 && len(d.OnlyInLeft) == 0 && len(d.OnlyInRight) == 0
 }
 
-// CompareTables reads two group tables of order-status (latest value per key) and compares them.
-func CompareTables(ctx context.Context, brokers []string, serde *codec.Serde, left, right string) (Diff, error) {
+// CompareTables reads two group tables of a processor (latest value per key), decodes their
+// values with the processor's table codec and compares them.
+func CompareTables(ctx context.Context, brokers []string, table goka.Codec, left, right string) (Diff, error) {
 	a, err := readTable(ctx, brokers, left)
 	if err != nil {
 		return Diff{}, err
@@ -212,9 +193,12 @@ func CompareTables(ctx context.Context, brokers []string, serde *codec.Serde, le
 			d.OnlyInLeft = append(d.OnlyInLeft, k)
 			continue
 		}
-		da, errA := serde.Decode(va)
-		db, errB := serde.Decode(vb)
+		da, errA := table.Decode(va)
+		db, errB := table.Decode(vb)
 		if errA != nil || errB != nil || !reflect.DeepEqual(da, db) {
+			if len(d.Differing) == 0 {
+				d.Example = [2]any{da, db}
+			}
 			d.Differing = append(d.Differing, k)
 		}
 	}

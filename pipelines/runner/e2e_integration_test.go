@@ -105,9 +105,9 @@ func startPipeline(t *testing.T) *pipeline {
 // points p.base at it.
 func (p *pipeline) start(rc runner.Config) *running {
 	t := p.t
-	version := rc.Topology.GroupSuffix // a test may ask for a table version
+	versions := rc.Topology.Versions // a test may ask for table versions (nil: the serving ones)
 	rc.Endpoints, rc.Topology, rc.Schema = p.cfg, p.topo, p.schema
-	rc.Topology.GroupSuffix = version
+	rc.Topology.Versions = versions
 	if rc.StateDir == "" {
 		rc.StateDir = filepath.Join(p.state, fmt.Sprint(len(p.apps)))
 	}

@@ -46,7 +46,7 @@ import (
 // Config of one orderflow process.
 type Config struct {
 	Endpoints  config.Config
-	Topology   topology.Topology
+	Topology   topology.Topology // with Versions nil, the serving versions are loaded from Kafka
 	Schema     string   // PostgreSQL schema of the orders and outbox tables (default public)
 	StateDir   string   // local table storage (default $TMPDIR/orderflow-state)
 	Processors []string // processors to run; see topology.Processors()
@@ -103,6 +103,15 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	serde, err := codec.New(codec.NewSRClient(cfg.Endpoints.RegistryURL))
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Topology.Versions == nil {
+		// the serving table version of each processor (blue/green reprocessing)
+		if cfg.Topology.Versions, err = topology.LoadVersions(ctx, cfg.Endpoints.Brokers, cfg.Topology); err != nil {
+			return nil, err
+		}
+		if len(cfg.Topology.Versions) > 0 {
+			slog.Info("serving table versions", "versions", cfg.Topology.Versions)
+		}
 	}
 	if cfg.LagSLO == 0 {
 		cfg.LagSLO = 10 * time.Second
@@ -175,7 +184,7 @@ func boolGauge(b bool) float64 {
 
 func (a *App) processor(name string) (*goka.Processor, error) {
 	t := a.cfg.Topology
-	g := Groups(t, streams.Env{Serde: a.serde, Poison: streams.DeadLetter(name), Metrics: a.metrics,
+	g := Groups(t, streams.Env{Serde: a.serde, Poison: streams.DeadLetter(t, name), Metrics: a.metrics,
 		Tracer: a.tracer.Tracer("orderflow/processors/" + name)})[name]
 	return goka.NewProcessor(a.cfg.Endpoints.Brokers, g,
 		streams.ProcessorOptions(a.cfg.Endpoints.Brokers, t.Group(name), a.cfg.StateDir)...)

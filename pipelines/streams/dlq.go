@@ -24,19 +24,12 @@ const (
 // DLQTopic returns the dead-letter topic of an input topic (<topic>.dlq).
 func DLQTopic(topic goka.Stream) goka.Stream { return topic + topology.DLQSuffix }
 
-// DLQOutputs declares the dead-letter topics of a processor's inputs as goka outputs.
-func DLQOutputs(inputs ...goka.Stream) []goka.Edge {
-	out := make([]goka.Edge, len(inputs))
-	for i, in := range inputs {
-		out[i] = goka.Output(DLQTopic(in), Bytes())
-	}
-	return out
-}
-
 // DeadLetter routes a poison message to <topic>.dlq with its key, its payload byte for byte, its
 // original headers, and headers saying where it came from and why it was refused. The partition
 // then goes on with the next message; `orderflow dlq replay` re-publishes after a fix.
-func DeadLetter(processor string) Poison {
+//
+// In a shadow topology (a rebuild) the dead letters go to the version's private copy of the DLQ.
+func DeadLetter(t topology.Topology, processor string) Poison {
 	return func(ctx goka.Context, raw []byte, kind string, err error) {
 		headers := goka.Headers{}
 		for k, v := range ctx.Headers() {
@@ -51,20 +44,23 @@ func DeadLetter(processor string) Poison {
 		headers[HeaderDLQTime] = []byte(time.Now().UTC().Format(time.RFC3339Nano))
 		slog.Warn("message dead-lettered", "processor", processor, "topic", ctx.Topic(), "partition", ctx.Partition(),
 			"offset", ctx.Offset(), "kind", kind, "err", err)
-		ctx.Emit(DLQTopic(ctx.Topic()), ctx.Key(), raw, goka.WithCtxEmitHeaders(headers))
+		ctx.Emit(t.DLQ(processor, ctx.Topic()), ctx.Key(), raw, goka.WithCtxEmitHeaders(headers))
 	}
 }
 
-// DefineGroup defines an orderflow processor: every input read as bytes by cb, every output
-// written as bytes, a dead-letter output per input, and the group table with the given codec.
-func DefineGroup(group goka.Group, table goka.Codec, cb goka.ProcessCallback, inputs []goka.Stream, outputs ...goka.Stream) *goka.GroupGraph {
+// DefineGroup defines processor of topology t: its group at its table version, every input read
+// as bytes by cb, every output written as bytes (to the version's private copies in a shadow
+// topology), a dead-letter output per input, and the group table with the given codec.
+func DefineGroup(t topology.Topology, processor string, table goka.Codec, cb goka.ProcessCallback, inputs []goka.Stream, outputs ...goka.Stream) *goka.GroupGraph {
 	edges := []goka.Edge{goka.Persist(table)}
 	for _, in := range inputs {
 		edges = append(edges, goka.Input(in, Bytes(), cb))
 	}
 	for _, out := range outputs {
-		edges = append(edges, goka.Output(out, Bytes()))
+		edges = append(edges, goka.Output(t.Out(processor, out), Bytes()))
 	}
-	edges = append(edges, DLQOutputs(inputs...)...)
-	return goka.DefineGroup(group, edges...)
+	for _, in := range inputs {
+		edges = append(edges, goka.Output(t.DLQ(processor, in), Bytes()))
+	}
+	return goka.DefineGroup(t.Group(processor), edges...)
 }

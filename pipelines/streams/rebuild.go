@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -36,6 +37,39 @@ type RebuildConfig[S any] struct {
 	// topic (default CacheKeys/2): updates of one key in between are merged into one record.
 	FlushKeys int
 	Processed *atomic.Int64 // when set, counts the inputs processed (progress)
+	// ByTimestamp reads the inputs of a partition merged by record timestamp (ties in the order
+	// of Inputs), as Kafka Streams synchronises a task's partitions: a cause is always read
+	// before its effect, and concurrent inputs in the order they were produced, which is the
+	// order the live processor most likely saw them. For processors whose state depends on the
+	// order of their inputs. Otherwise the inputs of a partition are read one topic after the
+	// other (faster; right for a state that is a function of the set of inputs).
+	ByTimestamp bool
+}
+
+// Durable adapts the decision of a processor run by DurableCallback to a decision on its table
+// value, the Envelope: its offsets are kept as DurableCallback keeps them, so the goka processor
+// started on a rebuilt table recognises replays as it would on its own.
+func Durable[S any](decide Decider[S]) Decider[Envelope[S]] {
+	return func(env *Envelope[S], ev schemas.Event, msg Message) (*Envelope[S], []Emit, error) {
+		var state *S
+		var offsets map[string]int64
+		if env != nil {
+			state, offsets = &env.State, env.Offsets
+		}
+		next, emits, err := decide(state, ev, msg)
+		if err != nil || (next == nil && len(emits) == 0) {
+			return nil, emits, err
+		}
+		if next == nil {
+			if next = state; next == nil {
+				next = new(S)
+			}
+		}
+		out := &Envelope[S]{State: *next, Offsets: make(map[string]int64, len(offsets)+1)}
+		maps.Copy(out.Offsets, offsets)
+		out.Offsets[msg.Topic] = msg.Offset
+		return out, emits, nil
+	}
 }
 
 // Rebuild folds a processor's inputs, from the earliest offsets to the end offsets they have
@@ -336,6 +370,13 @@ func rebuildPartition[S any](ctx context.Context, cfg RebuildConfig[S], consumer
 		return nil
 	}
 
+	if cfg.ByTimestamp {
+		n, err := readMerged(ctx, consumer, cfg.Inputs, p, starts, ends, apply)
+		if err != nil {
+			return n, err
+		}
+		return n, flush()
+	}
 	var n int64
 	for _, topic := range cfg.Inputs {
 		start, end := starts[topic][p], ends[topic][p]
@@ -380,6 +421,88 @@ func readUntil(ctx context.Context, pc sarama.PartitionConsumer, end int64, appl
 		}
 		if m.Offset >= end-1 {
 			return n, nil
+		}
+	}
+}
+
+// readMerged applies the messages of partition p of every input below its end, merged by record
+// timestamp (ties: the input listed first).
+func readMerged(ctx context.Context, consumer sarama.Consumer, inputs []string, p int32, starts, ends map[string]map[int32]int64,
+	apply func(*sarama.ConsumerMessage) error) (int64, error) {
+	type source struct {
+		pc   sarama.PartitionConsumer
+		head *sarama.ConsumerMessage
+		end  int64
+		done bool
+	}
+	var sources []*source
+	defer func() {
+		for _, src := range sources {
+			go func() {
+				src.pc.AsyncClose()
+				for range src.pc.Messages() {
+				}
+			}()
+		}
+	}()
+	for _, topic := range inputs {
+		start, end := starts[topic][p], ends[topic][p]
+		if end <= start {
+			continue
+		}
+		pc, err := consumer.ConsumePartition(topic, p, start)
+		if err != nil {
+			return 0, fmt.Errorf("rebuild: consume %s/%d: %w", topic, p, err)
+		}
+		sources = append(sources, &source{pc: pc, end: end})
+	}
+	next := func(src *source) error {
+		for {
+			select {
+			case m := <-src.pc.Messages():
+				if m.Offset >= src.end {
+					src.done, src.head = true, nil
+					return nil
+				}
+				src.head = m
+				return nil
+			case err := <-src.pc.Errors():
+				return fmt.Errorf("rebuild: %w", err)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	for _, src := range sources {
+		if err := next(src); err != nil {
+			return 0, err
+		}
+	}
+	var n int64
+	for {
+		var pick *source
+		for _, src := range sources {
+			if src.done || src.head == nil {
+				continue
+			}
+			if pick == nil || src.head.Timestamp.Before(pick.head.Timestamp) {
+				pick = src
+			}
+		}
+		if pick == nil {
+			return n, nil
+		}
+		m := pick.head
+		if err := apply(m); err != nil {
+			return n, err
+		}
+		n++
+		if m.Offset >= pick.end-1 {
+			pick.done, pick.head = true, nil
+			continue
+		}
+		if err := next(pick); err != nil {
+			return n, err
 		}
 	}
 }

@@ -42,9 +42,61 @@ var validPrefix = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,100}$`)
 type Topology struct {
 	Prefix     string
 	Partitions int32
-	// TableSuffix selects a version of the processors' group tables (blue/green reprocessing):
-	// group "order-status" with suffix "v2" becomes "<prefix>.order-status.v2".
-	GroupSuffix string
+	// Versions names the table version each processor runs (blue/green reprocessing): processor
+	// "order-status" at version "v2" has group "<prefix>.order-status.v2" and table
+	// "<prefix>.order-status.v2-table". A processor missing here runs the unversioned group.
+	// The serving versions are kept in the <prefix>.table-versions topic (see LoadVersions).
+	Versions map[string]string
+	// Shadow makes the processors write every emit and dead letter to topics private to their
+	// version (see Out) instead of the live ones: a rebuild reads live history and never writes
+	// to a live topic or table.
+	Shadow bool
+}
+
+var validVersion = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_-]{0,40}$`)
+
+// Unversioned names the unversioned table version on the command line.
+const Unversioned = "unversioned"
+
+// ValidateVersion checks a table version name ("" is the unversioned one).
+func ValidateVersion(v string) error {
+	if v != "" && (!validVersion.MatchString(v) || v == Unversioned) {
+		return fmt.Errorf("topology: invalid table version %q (letters, digits, _ and -)", v)
+	}
+	return nil
+}
+
+// Version returns the table version processor runs ("" for the unversioned one).
+func (t Topology) Version(processor string) string { return t.Versions[processor] }
+
+// WithVersion returns t with processor at version v (the maps are not shared).
+func (t Topology) WithVersion(processor, v string) Topology {
+	versions := make(map[string]string, len(t.Versions)+1)
+	for p, ver := range t.Versions {
+		versions[p] = ver
+	}
+	versions[processor] = v
+	t.Versions = versions
+	return t
+}
+
+// Out is the topic processor writes s to: s itself, or in a shadow topology the version's
+// private copy "<s>.<processor>.<version>".
+func (t Topology) Out(processor string, s goka.Stream) goka.Stream {
+	if !t.Shadow {
+		return s
+	}
+	v := t.Version(processor)
+	if v == "" {
+		v = Unversioned
+	}
+	return s + goka.Stream("."+processor+"."+v)
+}
+
+// DLQ is the dead-letter topic processor writes a poison input of topic in to: <in>.dlq, or its
+// version's private copy in a shadow topology.
+func (t Topology) DLQ(processor string, in goka.Stream) goka.Stream {
+	return t.Out(processor, in+DLQSuffix)
 }
 
 // New returns the topology for prefix with the default partition count.
@@ -81,21 +133,14 @@ func (t Topology) SkuReplies() goka.Stream { return t.name("inventory.sku-replie
 // ShippingEvents carries ShipmentCreated (shipping, key order id).
 func (t Topology) ShippingEvents() goka.Stream { return t.name("shipping.events") }
 
-// StatusChanges carries OrderStatusChanged (order-status, key order id). A table version
-// (GroupSuffix) writes its changes to a topic of its own, so reprocessing history into a new
-// version does not replay old changes to the live topic's consumers.
-func (t Topology) StatusChanges() goka.Stream {
-	if t.GroupSuffix != "" {
-		return t.name("order-status.changes." + t.GroupSuffix)
-	}
-	return t.name("order-status.changes")
-}
+// StatusChanges carries OrderStatusChanged (order-status, key order id).
+func (t Topology) StatusChanges() goka.Stream { return t.name("order-status.changes") }
 
-// Group returns the consumer group of a processor (its table is Group + "-table").
+// Group returns the consumer group of a processor at its version (its table is Group + "-table").
 func (t Topology) Group(processor string) goka.Group {
 	g := t.Prefix + "." + processor
-	if t.GroupSuffix != "" {
-		g += "." + t.GroupSuffix
+	if v := t.Version(processor); v != "" {
+		g += "." + v
 	}
 	return goka.Group(g)
 }

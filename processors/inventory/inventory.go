@@ -125,7 +125,7 @@ func closes(h Hold, seq int64) bool { return seq == 0 || h.Seq == 0 || h.Seq == 
 // Decide is the stock ledger's pure decision function.
 func Decide(t topology.Topology) streams.Decider[State] {
 	reply := func(s State, e schemas.SkuCommand, granted bool, seq int64, msg streams.Message) streams.Emit {
-		return streams.Emit{Topic: t.SkuReplies(), Key: e.OrderID, Event: schemas.SkuReply{
+		return streams.Emit{Topic: t.Out(topology.GroupInventory, t.SkuReplies()), Key: e.OrderID, Event: schemas.SkuReply{
 			Meta:    streams.Meta("SkuReply", e.Meta, e.OrderID, msg.Timestamp, ""),
 			OrderID: e.OrderID, SKU: e.SKU, Op: e.Op, Quantity: e.Quantity, Granted: granted, Available: s.Available(), HoldSeq: seq,
 		}}
@@ -194,7 +194,7 @@ func TableCodec() goka.Codec { return streams.StateCodec[State, *State]{} }
 // Group defines the inventory ledger processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
 	cb := streams.DurableCallback(env, topology.GroupInventory, Decide(t), schemas.StockAdjusted{}, schemas.SkuCommand{})
-	return streams.DefineGroup(t.Group(topology.GroupInventory), TableCodec(), cb,
+	return streams.DefineGroup(t, topology.GroupInventory, TableCodec(), cb,
 		[]goka.Stream{t.StockEvents(), t.SkuCommands()},
 		t.SkuReplies())
 }

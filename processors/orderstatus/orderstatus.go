@@ -129,7 +129,7 @@ func Decide(t topology.Topology) streams.Decider[schemas.OrderStatus] {
 		}
 		var emits []streams.Emit
 		if s.Status != before || !sameReason(beforeReason, s.Reason) {
-			emits = append(emits, streams.Emit{Topic: t.StatusChanges(), Key: s.OrderID, Event: schemas.OrderStatusChanged{
+			emits = append(emits, streams.Emit{Topic: t.Out(topology.GroupOrderStatus, t.StatusChanges()), Key: s.OrderID, Event: schemas.OrderStatusChanged{
 				Meta:    streams.Meta("OrderStatusChanged", ev.Metadata(), s.OrderID, msg.Timestamp, ""),
 				OrderID: s.OrderID, FromStatus: before, ToStatus: s.Status, Reason: s.Reason, Version: s.Version,
 			}})
@@ -153,7 +153,7 @@ func TableCodec(serde *codec.Serde) goka.Codec {
 // Group defines the order-status processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
 	cb := streams.Callback(env, topology.GroupOrderStatus, Decide(t))
-	return streams.DefineGroup(t.Group(topology.GroupOrderStatus), TableCodec(env.Serde), cb,
+	return streams.DefineGroup(t, topology.GroupOrderStatus, TableCodec(env.Serde), cb,
 		[]goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.InventoryEvents(), t.ShippingEvents()},
 		t.StatusChanges())
 }

@@ -60,20 +60,20 @@ func Decision(o schemas.OrderPlaced) (authorized bool, reason schemas.DeclineRea
 // Decide is the payment service's pure decision function.
 func Decide(t topology.Topology) streams.Decider[State] {
 	authorized := func(e schemas.OrderPlaced, msg streams.Message) streams.Emit {
-		return streams.Emit{Topic: t.PaymentEvents(), Key: e.OrderID, Event: schemas.PaymentAuthorized{
+		return streams.Emit{Topic: t.Out(topology.GroupPayments, t.PaymentEvents()), Key: e.OrderID, Event: schemas.PaymentAuthorized{
 			Meta:    streams.Meta("PaymentAuthorized", e.Meta, e.OrderID, msg.Timestamp, ""),
 			OrderID: e.OrderID, AmountMinor: e.TotalMinor, Currency: e.Currency,
 		}}
 	}
 	declined := func(e schemas.OrderPlaced, reason schemas.DeclineReason, msg streams.Message) streams.Emit {
-		return streams.Emit{Topic: t.PaymentEvents(), Key: e.OrderID, Event: schemas.PaymentDeclined{
+		return streams.Emit{Topic: t.Out(topology.GroupPayments, t.PaymentEvents()), Key: e.OrderID, Event: schemas.PaymentDeclined{
 			Meta:    streams.Meta("PaymentDeclined", e.Meta, e.OrderID, msg.Timestamp, ""),
 			OrderID: e.OrderID, AmountMinor: e.TotalMinor, Currency: e.Currency, Reason: reason,
 			Detail: declineDetail(reason),
 		}}
 	}
 	refunded := func(s State, e schemas.StockRejected, msg streams.Message) streams.Emit {
-		return streams.Emit{Topic: t.PaymentEvents(), Key: e.OrderID, Event: schemas.PaymentRefunded{
+		return streams.Emit{Topic: t.Out(topology.GroupPayments, t.PaymentEvents()), Key: e.OrderID, Event: schemas.PaymentRefunded{
 			Meta:    streams.Meta("PaymentRefunded", e.Meta, e.OrderID, msg.Timestamp, ""),
 			OrderID: e.OrderID, AmountMinor: s.AmountMinor, Currency: s.Currency, Reason: string(schemas.CancelOutOfStock),
 		}}
@@ -144,7 +144,7 @@ func declineDetail(r schemas.DeclineReason) string {
 // Group defines the payments processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
 	cb := streams.DurableCallback(env, topology.GroupPayments, Decide(t), schemas.OrderPlaced{}, schemas.StockRejected{})
-	return streams.DefineGroup(t.Group(topology.GroupPayments), streams.StateCodec[State, *State]{}, cb,
+	return streams.DefineGroup(t, topology.GroupPayments, streams.StateCodec[State, *State]{}, cb,
 		[]goka.Stream{t.OrderEvents(), t.InventoryEvents()},
 		t.PaymentEvents())
 }

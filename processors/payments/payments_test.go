@@ -90,7 +90,7 @@ func TestInvalidOrderIsRejected(t *testing.T) {
 // Wiring through goka's tester: bytes in, decoded events out with id and type headers, a bad
 // payload skipped without stopping the processor.
 func TestProcessorWiring(t *testing.T) {
-	h := proctest.New(t, proctest.Serde(t), Group(proctest.Topology, streams.Env{Serde: proctest.Serde(t), Poison: streams.DeadLetter("payments")}))
+	h := proctest.New(t, proctest.Serde(t), Group(proctest.Topology, streams.Env{Serde: proctest.Serde(t), Poison: streams.DeadLetter(proctest.Topology, "payments")}))
 	out := h.Track(proctest.Topology.PaymentEvents())
 	dlq := h.Track(streams.DLQTopic(proctest.Topology.OrderEvents()))
 

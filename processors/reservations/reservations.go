@@ -95,7 +95,7 @@ func Decide(t topology.Topology) streams.Decider[State] {
 			disc += "/" + strconv.FormatInt(seq, 10)
 		}
 		meta := streams.Meta("SkuCommand", cause, orderID, msg.Timestamp, disc)
-		return streams.Emit{Topic: t.SkuCommands(), Key: sku, Event: schemas.SkuCommand{
+		return streams.Emit{Topic: t.Out(topology.GroupReservations, t.SkuCommands()), Key: sku, Event: schemas.SkuCommand{
 			Meta: meta, SKU: sku, OrderID: orderID, Op: op, Quantity: qty, HoldSeq: seq,
 		}}
 	}
@@ -129,11 +129,11 @@ func Decide(t topology.Topology) streams.Decider[State] {
 		return out
 	}
 	reserved := func(s State, orderID string, cause schemas.Event, msg streams.Message) streams.Emit {
-		return streams.Emit{Topic: t.InventoryEvents(), Key: orderID, Event: schemas.StockReserved{
+		return streams.Emit{Topic: t.Out(topology.GroupReservations, t.InventoryEvents()), Key: orderID, Event: schemas.StockReserved{
 			Meta: outcome("StockReserved", orderID, cause, msg), OrderID: orderID, Lines: lines(s)}}
 	}
 	released := func(s State, orderID string, cause schemas.Event, msg streams.Message) streams.Emit {
-		return streams.Emit{Topic: t.InventoryEvents(), Key: orderID, Event: schemas.StockReleased{
+		return streams.Emit{Topic: t.Out(topology.GroupReservations, t.InventoryEvents()), Key: orderID, Event: schemas.StockReleased{
 			Meta:    outcome("StockReleased", orderID, cause, msg),
 			OrderID: orderID, Lines: lines(s), Reason: string(schemas.CancelPaymentDeclined)}}
 	}
@@ -144,7 +144,7 @@ func Decide(t topology.Topology) streams.Decider[State] {
 				rej.ShortLines = append(rej.ShortLines, schemas.ShortLine{SKU: sku, Requested: s.Quantities[sku], Available: r.Available})
 			}
 		}
-		return streams.Emit{Topic: t.InventoryEvents(), Key: orderID, Event: rej}
+		return streams.Emit{Topic: t.Out(topology.GroupReservations, t.InventoryEvents()), Key: orderID, Event: rej}
 	}
 	// effects are the outcome emits the order's phase implies; an input replayed after a crash
 	// sends them again (same ids), so whichever of them the crash lost is not lost.
@@ -281,7 +281,7 @@ func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
 	cb := streams.DurableCallback(env, topology.GroupReservations, Decide(t),
 		schemas.OrderPlaced{}, schemas.SkuReply{}, schemas.PaymentDeclined{}, schemas.ShipmentCreated{})
-	return streams.DefineGroup(t.Group(topology.GroupReservations), streams.StateCodec[State, *State]{}, cb,
+	return streams.DefineGroup(t, topology.GroupReservations, streams.StateCodec[State, *State]{}, cb,
 		[]goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.ShippingEvents(), t.SkuReplies()},
 		t.SkuCommands(), t.InventoryEvents())
 }

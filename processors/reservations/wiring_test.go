@@ -37,7 +37,7 @@ func TestProcessorWiring(t *testing.T) {
 // decline still releases.
 func TestEventsItDoesNotActOnAreNotDecoded(t *testing.T) {
 	serde := proctest.Serde(t)
-	h := proctest.New(t, serde, Group(proctest.Topology, streams.Env{Serde: serde, Poison: streams.DeadLetter("reservations")}))
+	h := proctest.New(t, serde, Group(proctest.Topology, streams.Env{Serde: serde, Poison: streams.DeadLetter(proctest.Topology, "reservations")}))
 	dlq := h.Track(streams.DLQTopic(proctest.Topology.PaymentEvents()))
 	cmds := h.Track(proctest.Topology.SkuCommands())
 	h.Feed(proctest.Topology.OrderEvents(), "o-1", proctest.Order("o-1", "c-1", "A", 1))

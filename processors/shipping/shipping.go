@@ -49,7 +49,7 @@ func Decide(t topology.Topology) streams.Decider[State] {
 		meta := streams.Meta("ShipmentCreated", schemas.Metadata{EventID: "shipment/" + orderID, CorrelationID: orderID}, orderID, s.CreatedAt, "")
 		causedBy := s.CausedBy
 		meta.CausationID = &causedBy
-		return streams.Emit{Topic: t.ShippingEvents(), Key: orderID, Event: schemas.ShipmentCreated{
+		return streams.Emit{Topic: t.Out(topology.GroupShipping, t.ShippingEvents()), Key: orderID, Event: schemas.ShipmentCreated{
 			Meta: meta, OrderID: orderID, ShipmentID: s.ShipmentID, CreatedAt: meta.OccurredAt,
 		}}
 	}
@@ -99,7 +99,7 @@ func Decide(t topology.Topology) streams.Decider[State] {
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
 	cb := streams.DurableCallback(env, topology.GroupShipping, Decide(t), schemas.PaymentAuthorized{}, schemas.StockReserved{},
 		schemas.PaymentDeclined{}, schemas.StockRejected{}, schemas.StockReleased{})
-	return streams.DefineGroup(t.Group(topology.GroupShipping), streams.StateCodec[State, *State]{}, cb,
+	return streams.DefineGroup(t, topology.GroupShipping, streams.StateCodec[State, *State]{}, cb,
 		[]goka.Stream{t.PaymentEvents(), t.InventoryEvents()},
 		t.ShippingEvents())
 }
