@@ -170,20 +170,32 @@ type StatusEntry struct {
 
 // OrderStatus is the value of the order-status table (key: order id).
 type OrderStatus struct {
-	OrderID             string        `avro:"order_id"`
-	Status              Status        `avro:"status"`
-	Reason              *CancelReason `avro:"reason"`
-	CustomerID          string        `avro:"customer_id"`
-	TotalMinor          int64         `avro:"total_minor"`
-	Currency            string        `avro:"currency"`
-	PlacedAt            *time.Time    `avro:"placed_at"`
-	PaymentAuthorizedAt *time.Time    `avro:"payment_authorized_at"`
-	InventoryReservedAt *time.Time    `avro:"inventory_reserved_at"`
-	ShippedAt           *time.Time    `avro:"shipped_at"`
-	CancelledAt         *time.Time    `avro:"cancelled_at"`
-	Version             int64         `avro:"version"`
-	History             []StatusEntry `avro:"history"`
-	AppliedEventIDs     []string      `avro:"applied_event_ids"`
+	OrderID             string             `avro:"order_id"`
+	Status              Status             `avro:"status"`
+	Reason              *CancelReason      `avro:"reason"`
+	CustomerID          string             `avro:"customer_id"`
+	TotalMinor          int64              `avro:"total_minor"`
+	Currency            string             `avro:"currency"`
+	PlacedAt            *time.Time         `avro:"placed_at"`
+	PaymentAuthorizedAt *time.Time         `avro:"payment_authorized_at"`
+	InventoryReservedAt *time.Time         `avro:"inventory_reserved_at"`
+	ShippedAt           *time.Time         `avro:"shipped_at"`
+	CancelledAt         *time.Time         `avro:"cancelled_at"`
+	Version             int64              `avro:"version"`
+	History             []StatusEntry      `avro:"history"`
+	AppliedEventIDs     []string           `avro:"applied_event_ids"`
+	Changes             []StatusTransition `avro:"changes"`
+}
+
+// StatusTransition is one OrderStatusChanged the order-status table emitted, kept to emit it
+// again, identical, when its cause is delivered again.
+type StatusTransition struct {
+	CauseEventID string        `avro:"cause_event_id"`
+	FromStatus   Status        `avro:"from_status"`
+	ToStatus     Status        `avro:"to_status"`
+	Reason       *CancelReason `avro:"reason"`
+	Version      int64         `avro:"version"`
+	At           time.Time     `avro:"at"`
 }
 
 // OrderStatusChanged: the order-status table changed an order's status (order-status).

@@ -8,10 +8,12 @@ package runner_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -155,7 +157,53 @@ func (p *pipeline) checkLoad(t *testing.T, lc loadgen.Config, during func()) loa
 			t.Errorf("order %s refunded %d times", order, len(ids))
 		}
 	}
+	checkStatusChanges(t, p, serde, n, end)
 	return res
+}
+
+// checkStatusChanges checks the status-change topic: every order's transitions, one event id
+// each (a copy sent again after a crash has the same id and content), form a chain from UNKNOWN
+// to a terminal status with no gap, so none was lost and none was emitted twice.
+func checkStatusChanges(t *testing.T, p *pipeline, serde *codec.Serde, n int, end time.Time) {
+	t.Helper()
+	byOrder := map[string]map[string]schemas.OrderStatusChanged{} // order → event id → change
+	copies := 0
+	itest.ConsumeUntil(itest.Context(t, 20*time.Second), p.cfg, string(p.topo.StatusChanges()), func(m *sarama.ConsumerMessage) bool {
+		if ev, err := serde.Decode(m.Value); err == nil {
+			if c, ok := ev.(schemas.OrderStatusChanged); ok {
+				if byOrder[c.OrderID] == nil {
+					byOrder[c.OrderID] = map[string]schemas.OrderStatusChanged{}
+				}
+				if prev, seen := byOrder[c.OrderID][c.Meta.EventID]; seen {
+					copies++
+					if !reflect.DeepEqual(prev, c) {
+						t.Errorf("order %s: two different changes with event id %s: %+v and %+v", c.OrderID, c.Meta.EventID, prev, c)
+					}
+				}
+				byOrder[c.OrderID][c.Meta.EventID] = c
+			}
+		}
+		return m.Timestamp.After(end)
+	})
+	terminal := 0
+	for order, changes := range byOrder {
+		chain := slices.SortedFunc(maps.Values(changes), func(a, b schemas.OrderStatusChanged) int { return int(a.Version - b.Version) })
+		from := schemas.StatusUnknown
+		for _, c := range chain {
+			if c.FromStatus != from && !(c.FromStatus == schemas.StatusCancelled && c.ToStatus == schemas.StatusCancelled) {
+				t.Errorf("order %s: transitions %+v do not chain (a change lost or emitted twice)", order, chain)
+				break
+			}
+			from = c.ToStatus
+		}
+		if from.Terminal() {
+			terminal++
+		}
+	}
+	if terminal != n {
+		t.Errorf("%d orders have a chain of changes to a terminal status, want %d", terminal, n)
+	}
+	t.Logf("status changes: %d orders, every transition once (%d copies with the same id sent again after the crash)", len(byOrder), copies)
 }
 
 func startAPIOnly(t *testing.T) *pipeline {

@@ -52,7 +52,7 @@ func DeadLetter(t topology.Topology, processor string) Poison {
 // as bytes by cb, every output written as bytes (to the version's private copies in a shadow
 // topology), a dead-letter output per input, and the group table with the given codec.
 func DefineGroup(t topology.Topology, processor string, table goka.Codec, cb goka.ProcessCallback, inputs []goka.Stream, outputs ...goka.Stream) *goka.GroupGraph {
-	edges := []goka.Edge{goka.Persist(table)}
+	edges := []goka.Edge{goka.Persist(Tolerant(table))}
 	for _, in := range inputs {
 		edges = append(edges, goka.Input(in, Bytes(), cb))
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -157,7 +158,11 @@ func Callback[S any](env Env, processor string, decide Decider[S], accepts ...sc
 			return
 		}
 		var state *S
-		if v := ctx.Value(); v != nil {
+		v := ctx.Value()
+		if h.corrupt(ctx, msg, v) {
+			return
+		}
+		if v != nil {
 			s := v.(S)
 			state = &s
 		}
@@ -196,7 +201,11 @@ func DurableCallback[S any](env Env, processor string, decide Decider[S], accept
 		}
 		var env Envelope[S]
 		var state *S
-		if v := ctx.Value(); v != nil {
+		v := ctx.Value()
+		if h.corrupt(ctx, msg, v) {
+			return
+		}
+		if v != nil {
 			env = v.(Envelope[S])
 			state = &env.State
 		}
@@ -246,6 +255,54 @@ func newHandler[S any](env Env, processor string, decide Decider[S], accepts []s
 	}
 	return h
 }
+
+// CorruptValue is what a group table read through Tolerant holds for a value its codec cannot
+// decode.
+type CorruptValue struct{ Err error }
+
+// Tolerant wraps a table codec: a value it cannot decode reads as a CorruptValue instead of an
+// error, which goka would turn into a stop of the whole processor (and a crash loop on restart).
+func Tolerant(c goka.Codec) goka.Codec { return tolerant{c} }
+
+type tolerant struct{ goka.Codec }
+
+func (t tolerant) Decode(data []byte) (any, error) {
+	v, err := t.Codec.Decode(data)
+	if err != nil {
+		return CorruptValue{Err: err}, nil
+	}
+	return v, nil
+}
+
+// corrupt dead-letters an input whose key's table value cannot be decoded (kind
+// corrupt_table_value): the key's inputs wait in the dead-letter topic for a fix (a rebuild, or
+// a replay once the value is repaired) while the partition goes on.
+func (h *handler[S]) corrupt(ctx goka.Context, msg, value any) bool {
+	cv, ok := value.(CorruptValue)
+	if !ok {
+		return false
+	}
+	data, _ := msg.([]byte)
+	h.poison(ctx, data, "corrupt_table_value", fmt.Errorf("table value of key %q: %w", ctx.Key(), cv.Err))
+	return true
+}
+
+// decide runs the decision; a panic in it is returned as an error (the message is dead-lettered
+// with kind "panic" instead of stopping the processor).
+func (h *handler[S]) decideSafely(state *S, ev schemas.Event, msg Message) (next *S, emits []Emit, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("decision panicked", "processor", h.processor, "topic", msg.Topic, "partition", msg.Partition,
+				"offset", msg.Offset, "panic", r, "stack", string(debug.Stack()))
+			next, emits, err = nil, nil, &panicError{r}
+		}
+	}()
+	return h.decide(state, ev, msg)
+}
+
+type panicError struct{ v any }
+
+func (p *panicError) Error() string { return fmt.Sprintf("decision panicked: %v", p.v) }
 
 // skips reports an input whose eventType header names a type the processor does not act on; it
 // is counted as processed and not even decoded.
@@ -303,11 +360,15 @@ func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, replay bool, st
 		h.poison(ctx, data, "not_an_event", fmt.Errorf("%s is not an event", decoded.AvroName()))
 		return true
 	}
-	newState, emits, err := h.decide(state, ev, Message{Topic: string(ctx.Topic()), Key: ctx.Key(),
+	newState, emits, err := h.decideSafely(state, ev, Message{Topic: string(ctx.Topic()), Key: ctx.Key(),
 		Partition: ctx.Partition(), Offset: ctx.Offset(), Timestamp: ctx.Timestamp(), Replay: replay})
 	if err != nil {
 		kind := "rejected"
-		if !errors.Is(err, ErrRejected) {
+		var pe *panicError
+		switch {
+		case errors.As(err, &pe):
+			kind = "panic"
+		case !errors.Is(err, ErrRejected):
 			kind = "decision_error"
 		}
 		h.poison(ctx, data, kind, err)
@@ -356,9 +417,17 @@ func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, replay bool, st
 	return stored
 }
 
-// decodeRetrying decodes, retrying while the registry is unreachable (see retryTransient).
+// decodeRetrying decodes, retrying while the registry is unreachable (see retryTransient). A
+// panic inside the decoder is a decode error of kind "panic", not a stop of the process.
 func decodeRetrying(ctx context.Context, serde *codec.Serde, data []byte) (codec.Named, error) {
-	return retryTransient(ctx, func() (codec.Named, error) { return serde.Decode(data) })
+	return retryTransient(ctx, func() (v codec.Named, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				v, err = nil, &codec.DecodeError{Kind: "panic", Err: fmt.Errorf("decoder panicked: %v", r)}
+			}
+		}()
+		return serde.Decode(data)
+	})
 }
 
 // encodeRetrying encodes, retrying while the registry is unreachable (the schema id is looked up

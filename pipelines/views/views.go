@@ -31,12 +31,14 @@ type Views struct {
 
 // New creates the views of topology t (not yet running).
 func New(brokers []string, t topology.Topology, serde *codec.Serde, stateDir string) (*Views, error) {
-	status, err := goka.NewView(brokers, t.Table(topology.GroupOrderStatus), orderstatus.TableCodec(serde),
+	// Tolerant codecs: a value that cannot be decoded is skipped by List and an error for
+	// Status, never a stop of the view.
+	status, err := goka.NewView(brokers, t.Table(topology.GroupOrderStatus), streams.Tolerant(orderstatus.TableCodec(serde)),
 		streams.ViewOptions(string(t.Group(topology.GroupOrderStatus)), stateDir)...)
 	if err != nil {
 		return nil, fmt.Errorf("views: order-status: %w", err)
 	}
-	stock, err := goka.NewView(brokers, t.Table(topology.GroupInventory), inventory.TableCodec(),
+	stock, err := goka.NewView(brokers, t.Table(topology.GroupInventory), streams.Tolerant(inventory.TableCodec()),
 		streams.ViewOptions(string(t.Group(topology.GroupInventory)), stateDir)...)
 	if err != nil {
 		return nil, fmt.Errorf("views: inventory: %w", err)
@@ -67,6 +69,9 @@ func (v *Views) Status(orderID string) (schemas.OrderStatus, bool, error) {
 	val, err := v.status.Get(orderID)
 	if err != nil || val == nil {
 		return schemas.OrderStatus{}, false, err
+	}
+	if cv, ok := val.(streams.CorruptValue); ok {
+		return schemas.OrderStatus{}, false, fmt.Errorf("views: status of %s: %w", orderID, cv.Err)
 	}
 	return val.(schemas.OrderStatus), true, nil
 }
@@ -105,6 +110,9 @@ func (v *Views) Stock(sku string) (Stock, error) {
 	val, err := v.stock.Get(sku)
 	if err != nil {
 		return Stock{}, err
+	}
+	if cv, ok := val.(streams.CorruptValue); ok {
+		return Stock{}, fmt.Errorf("views: stock of %s: %w", sku, cv.Err)
 	}
 	env, _ := val.(streams.Envelope[inventory.State])
 	st := env.State

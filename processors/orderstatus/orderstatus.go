@@ -25,6 +25,7 @@ var reasonRank = map[schemas.CancelReason]int{
 func clone(s schemas.OrderStatus) schemas.OrderStatus {
 	s.History = slices.Clone(s.History)
 	s.AppliedEventIDs = slices.Clone(s.AppliedEventIDs)
+	s.Changes = slices.Clone(s.Changes)
 	return s
 }
 
@@ -116,26 +117,54 @@ func derive(s *schemas.OrderStatus) {
 }
 
 // Decide is the order-status processor's pure decision function.
+//
+// Each status change is emitted with an id derived from its cause and recorded in the table
+// value (Changes). A cause delivered again (after a crash between the table write and the
+// offset commit, the emit may be lost) changes nothing and emits its recorded change again,
+// identical: a lost change is sent, a copy is ignored by consumers deduplicating by event id.
 func Decide(t topology.Topology) streams.Decider[schemas.OrderStatus] {
+	changed := func(orderID string, c schemas.StatusTransition) streams.Emit {
+		return streams.Emit{Topic: t.Out(topology.GroupOrderStatus, t.StatusChanges()), Key: orderID, Event: schemas.OrderStatusChanged{
+			Meta:    streams.Meta("OrderStatusChanged", schemas.Metadata{EventID: c.CauseEventID, CorrelationID: orderID}, orderID, c.At, ""),
+			OrderID: orderID, FromStatus: c.FromStatus, ToStatus: c.ToStatus, Reason: c.Reason, Version: c.Version,
+		}}
+	}
 	return func(state *schemas.OrderStatus, ev schemas.Event, msg streams.Message) (*schemas.OrderStatus, []streams.Emit, error) {
 		s := schemas.OrderStatus{OrderID: msg.Key, Status: schemas.StatusUnknown, History: []schemas.StatusEntry{}, AppliedEventIDs: []string{}}
 		if state != nil {
 			s = clone(*state)
 		}
+		id := ev.Metadata().EventID
+		if _, seen := slices.BinarySearch(s.AppliedEventIDs, id); seen {
+			for _, c := range s.Changes {
+				if c.CauseEventID == id {
+					return nil, []streams.Emit{changed(s.OrderID, c)}, nil
+				}
+			}
+			return nil, nil, nil
+		}
 		before, beforeReason := s.Status, s.Reason
-		changed, err := Apply(&s, ev)
-		if err != nil || !changed {
+		applied, err := Apply(&s, ev)
+		if err != nil || !applied {
 			return nil, nil, err
 		}
 		var emits []streams.Emit
 		if s.Status != before || !sameReason(beforeReason, s.Reason) {
-			emits = append(emits, streams.Emit{Topic: t.Out(topology.GroupOrderStatus, t.StatusChanges()), Key: s.OrderID, Event: schemas.OrderStatusChanged{
-				Meta:    streams.Meta("OrderStatusChanged", ev.Metadata(), s.OrderID, msg.Timestamp, ""),
-				OrderID: s.OrderID, FromStatus: before, ToStatus: s.Status, Reason: s.Reason, Version: s.Version,
-			}})
+			c := schemas.StatusTransition{CauseEventID: id, FromStatus: before, ToStatus: s.Status, Reason: s.Reason,
+				Version: s.Version, At: msg.Timestamp.UTC().Truncate(time.Millisecond)}
+			s.Changes = append(s.Changes, c)
+			emits = append(emits, changed(s.OrderID, c))
 		}
 		return &s, emits, nil
 	}
+}
+
+// Served is s as the table serves it, without its Changes: the record of emitted changes depends
+// on the order the inputs arrived in, the rest of the value does not (a rebuild from the same
+// inputs in any order gives the same served value).
+func Served(s schemas.OrderStatus) schemas.OrderStatus {
+	s.Changes = nil
+	return s
 }
 
 func sameReason(a, b *schemas.CancelReason) bool {

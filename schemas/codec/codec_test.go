@@ -61,7 +61,8 @@ func samples() []Named {
 		schemas.OrderStatus{OrderID: "o-1", Status: schemas.StatusCancelled, Reason: &reason, CustomerID: "c-1",
 			TotalMinor: 3098, Currency: "EUR", PlacedAt: ptr(at), CancelledAt: ptr(at.Add(time.Second)), Version: 2,
 			History:         []schemas.StatusEntry{{Status: schemas.StatusPlaced, At: at}, {Status: schemas.StatusCancelled, At: at.Add(time.Second)}},
-			AppliedEventIDs: []string{"a", "b"}},
+			AppliedEventIDs: []string{"a", "b"}, Changes: []schemas.StatusTransition{{CauseEventID: "a", FromStatus: schemas.StatusUnknown,
+				ToStatus: schemas.StatusPlaced, Version: 1, At: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}}},
 	}
 }
 
@@ -93,7 +94,7 @@ func TestRoundTripEveryEventType(t *testing.T) {
 func TestNilOptionalsRoundTrip(t *testing.T) {
 	s, _ := newTestSerde(t)
 	v := schemas.OrderStatus{OrderID: "o-2", Status: schemas.StatusPlaced, Version: 1,
-		History: []schemas.StatusEntry{}, AppliedEventIDs: []string{}}
+		History: []schemas.StatusEntry{}, AppliedEventIDs: []string{}, Changes: []schemas.StatusTransition{}}
 	data, err := s.Encode(v)
 	if err != nil {
 		t.Fatal(err)
