@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/orderflow/orderflow/pipelines/outbox"
 )
 
 // PostgresConnectorClass is Debezium's PostgreSQL source connector.
@@ -51,7 +54,8 @@ func Load(r io.Reader) (Connector, error) {
 
 // CheckOutbox rejects the Debezium defaults that bite an outbox connector: the decoderbufs plugin,
 // a publication of all tables (needs superuser, captures everything), a missing outbox router,
-// and a password written into the file instead of taken from the worker's environment.
+// a password written into the file instead of taken from the worker's environment, and a
+// heartbeat that cannot keep the replication slot moving (see checkHeartbeat).
 func CheckOutbox(c Connector) error {
 	var problems []string
 	want := map[string]string{
@@ -75,10 +79,125 @@ func CheckOutbox(c Connector) error {
 	if pw := c.Config["database.password"]; pw != "" && !strings.HasPrefix(pw, "${") {
 		problems = append(problems, "database.password must come from a config provider such as ${env:ORDERFLOW_PG_PASSWORD}, not be written in the file")
 	}
+	problems = append(problems, checkHeartbeat(c)...)
 	if len(problems) > 0 {
 		return &InvalidConfigError{Connector: c.Name, Problems: problems}
 	}
 	return nil
+}
+
+// heartbeatTarget finds the table a heartbeat.action.query writes.
+var heartbeatTarget = regexp.MustCompile(`(?i)^\s*(?:insert\s+into|update)\s+([A-Za-z0-9_."]+)`)
+
+// checkHeartbeat checks what keeps the replication slot moving while the outbox is idle:
+//   - a heartbeat interval, and an action query writing a table the filtered publication carries
+//     (only changes of published tables reach the connector, so only they give it a newer WAL
+//     position to confirm);
+//   - a Filter transform ahead of the outbox router dropping that table's changes (the router
+//     cannot route them);
+//   - Debezium's heartbeat records reaching Kafka, on a topic the connector may create: Debezium
+//     confirms to PostgreSQL only positions whose records Connect has committed, and Connect
+//     commits no offset for a dropped record.
+func checkHeartbeat(c Connector) []string {
+	var problems []string
+	if ms, err := strconv.Atoi(c.Config["heartbeat.interval.ms"]); err != nil || ms <= 0 {
+		problems = append(problems, "heartbeat.interval.ms must be > 0: without heartbeats an idle outbox holds WAL behind the replication slot forever")
+	}
+	q := c.Config["heartbeat.action.query"]
+	m := heartbeatTarget.FindStringSubmatch(q)
+	if m == nil {
+		return append(problems, "heartbeat.action.query must INSERT INTO or UPDATE a table listed in table.include.list, so that heartbeats pass through the publication and advance the slot")
+	}
+	table := strings.ReplaceAll(m[1], `"`, "")
+	if !includes(c.Config["table.include.list"], table) {
+		problems = append(problems, fmt.Sprintf("heartbeat.action.query writes %s, which table.include.list must list: a table outside the filtered publication never advances the slot", table))
+	}
+	prefix := c.Config["topic.prefix"]
+	if topic := prefix + "." + table; !dropsTopic(c, topic) {
+		problems = append(problems, fmt.Sprintf("records of topic %s (the heartbeat table's changes) must be dropped before the outbox router by a Filter transform with a TopicNameMatches predicate", topic))
+	}
+	heartbeats := HeartbeatTopic(c)
+	if dropsTopic(c, heartbeats) {
+		problems = append(problems, fmt.Sprintf("records of topic %s (Debezium's heartbeats) must reach Kafka: Debezium confirms only positions Connect has committed, and Connect commits none for a dropped record", heartbeats))
+	}
+	if !createsTopic(c, heartbeats) {
+		problems = append(problems, fmt.Sprintf("a topic.creation group other than default must include %s, so that the connector creates its heartbeat topic", heartbeats))
+	}
+	return problems
+}
+
+// HeartbeatTopic returns the topic Debezium writes the connector's heartbeat records to.
+func HeartbeatTopic(c Connector) string {
+	prefix := c.Config["topic.heartbeat.prefix"]
+	if prefix == "" {
+		prefix = "__debezium-heartbeat"
+	}
+	return prefix + "." + c.Config["topic.prefix"]
+}
+
+// createsTopic reports whether a topic creation group of c (other than Connect's catch-all
+// default group) includes topic.
+func createsTopic(c Connector, topic string) bool {
+	for _, g := range strings.Split(c.Config["topic.creation.groups"], ",") {
+		g = strings.TrimSpace(g)
+		if g == "" || g == "default" {
+			continue
+		}
+		if matchesAny(c.Config["topic.creation."+g+".include"], topic) && !matchesAny(c.Config["topic.creation."+g+".exclude"], topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchesAny reports whether a comma-separated list of regular expressions has one matching the
+// whole of s.
+func matchesAny(list, s string) bool {
+	for _, p := range strings.Split(list, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if re, err := regexp.Compile(`^(?:` + p + `)$`); err == nil && re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// includes reports whether table matches an entry of a Debezium include list (comma-separated
+// regular expressions matched against the whole name).
+func includes(list, table string) bool { return matchesAny(list, table) }
+
+// dropsTopic reports whether a Filter transform listed before the outbox router drops records of
+// topic (its TopicNameMatches predicate matches the topic, or does not when negated).
+func dropsTopic(c Connector, topic string) bool {
+	for _, name := range strings.Split(c.Config["transforms"], ",") {
+		name = strings.TrimSpace(name)
+		if c.Config["transforms."+name+".type"] == "io.debezium.transforms.outbox.EventRouter" {
+			return false
+		}
+		if c.Config["transforms."+name+".type"] != "org.apache.kafka.connect.transforms.Filter" {
+			continue
+		}
+		pred := c.Config["transforms."+name+".predicate"]
+		if pred == "" || c.Config["predicates."+pred+".type"] != "org.apache.kafka.connect.transforms.predicates.TopicNameMatches" {
+			continue
+		}
+		re, err := regexp.Compile(`^(?:` + c.Config["predicates."+pred+".pattern"] + `)$`)
+		if err != nil {
+			continue
+		}
+		if re.MatchString(topic) != (c.Config["transforms."+name+".negate"] == "true") {
+			return true
+		}
+	}
+	return false
+}
+
+// heartbeatQuery upserts the one row of schema's heartbeat table.
+func heartbeatQuery(schema string) string {
+	return "INSERT INTO " + schema + "." + outbox.HeartbeatTable +
+		" (id, beat_at) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET beat_at = EXCLUDED.beat_at"
 }
 
 // OutboxOption adjusts the outbox connector built by OutboxConnector.
@@ -125,14 +244,16 @@ func WithDatabaseHost(hostport string) OutboxOption {
 }
 
 // WithOutboxTable captures schema.outbox instead of public.outbox, with a replication slot and a
-// publication of its own (so several connectors, e.g. one per test, never share them).
+// publication of its own (so several connectors, e.g. one per test, never share them), and
+// heartbeats written to schema.outbox_heartbeat.
 func WithOutboxTable(schema string) OutboxOption {
 	return func(c *Connector) error {
 		if schema == "" || strings.ContainsAny(schema, ". \"") {
 			return fmt.Errorf("outbox connector: invalid schema name %q", schema)
 		}
 		c.Config["schema.include.list"] = schema
-		c.Config["table.include.list"] = schema + ".outbox"
+		c.Config["table.include.list"] = schema + ".outbox," + schema + "." + outbox.HeartbeatTable
+		c.Config["heartbeat.action.query"] = heartbeatQuery(schema)
 		c.Config["slot.name"] = strings.ReplaceAll(schema, "-", "_") + "_outbox"
 		c.Config["publication.name"] = strings.ReplaceAll(schema, "-", "_") + "_outbox"
 		c.Config["topic.prefix"] = schema

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/google/uuid"
 
 	"github.com/orderflow/orderflow/connectors"
 	"github.com/orderflow/orderflow/pipelines/itest"
@@ -39,6 +40,7 @@ func TestIntegrationOutboxRowIsCapturedToKafka(t *testing.T) {
 	topic := connectors.TopicFor(probe, aggregateType)
 	const partitions = 3
 	itest.Topics(t, cfg, kafka.Topic{Name: topic, Partitions: partitions})
+	deleteHeartbeatTopic(t, cfg, schema)
 	itest.OutboxConnector(t, cfg, pg, schema, connectors.WithSetting("slot.drop.on.stop", "true"))
 
 	// Bytes that survive only a binary-safe path: NUL, invalid UTF-8, the Confluent magic byte.
@@ -82,8 +84,19 @@ func TestIntegrationOutboxRowIsCapturedToKafka(t *testing.T) {
 		t.Errorf("Debezium put the key on partition %d, our murmur2 says %d", got.Partition, want)
 	}
 
-	// The outbox is insert-only: an update would never reach Kafka, so it is refused.
-	_, err = pg.Exec(ctx, `UPDATE `+schema+`.outbox SET type = 'x' WHERE id = $1`, id)
+	// The outbox is insert-only: an update would never reach Kafka, so it is refused. (Insert
+	// leaves no row behind, so the row to update is written by hand, in a transaction that is
+	// rolled back and so never captured.)
+	tx, err = pg.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, `INSERT INTO `+schema+`.outbox (id, aggregatetype, aggregateid, type, payload)
+		VALUES ($1, $2, 'x', 'x', '\x00')`, uuid.New(), aggregateType); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Exec(ctx, `UPDATE `+schema+`.outbox SET type = 'y'`)
 	if err == nil || !strings.Contains(err.Error(), "insert-only") {
 		t.Errorf("UPDATE of an outbox row: err = %v, want the insert-only refusal", err)
 	}

@@ -28,12 +28,16 @@ func TestShippedOutboxConnectorIsValid(t *testing.T) {
 
 func TestLoadRejectsBadFixtures(t *testing.T) {
 	want := map[string]string{ // fixture → text the error must contain
-		"decoderbufs.json":        "plugin.name",
-		"all-tables.json":         "publication.autocreate.mode",
-		"plaintext-password.json": "database.password",
-		"no-router.json":          "transforms.outbox.type",
-		"no-class.json":           "connector.class",
-		"unknown-field.json":      "configs",
+		"decoderbufs.json":                   "plugin.name",
+		"all-tables.json":                    "publication.autocreate.mode",
+		"plaintext-password.json":            "database.password",
+		"no-router.json":                     "transforms.outbox.type",
+		"no-class.json":                      "connector.class",
+		"unknown-field.json":                 "configs",
+		"no-heartbeat.json":                  "heartbeat.interval.ms must be > 0",
+		"heartbeat-outside-publication.json": "writes public.outbox_heartbeat, which table.include.list must list",
+		"heartbeat-not-filtered.json":        "orderflow.public.outbox_heartbeat (the heartbeat table's changes) must be dropped",
+		"heartbeats-dropped.json":            "__debezium-heartbeat.orderflow (Debezium's heartbeats) must reach Kafka",
 	}
 	files, _ := filepath.Glob("testdata/*.json")
 	if len(files) != len(want) {
@@ -65,7 +69,7 @@ func TestWithOutboxTableGivesPrivateSlotAndPublication(t *testing.T) {
 	got := fmt.Sprint(c.Config["table.include.list"], " ", c.Config["slot.name"], " ",
 		c.Config["publication.name"], " ", c.Config["database.hostname"], ":", c.Config["database.port"],
 		"/", c.Config["database.dbname"], " ", c.Config["database.user"])
-	if want := "capture_1.outbox capture_1_outbox capture_1_outbox db.example:6543/shop u"; got != want {
+	if want := "capture_1.outbox,capture_1.outbox_heartbeat capture_1_outbox capture_1_outbox db.example:6543/shop u"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	if c.Config["database.password"] != "${env:ORDERFLOW_PG_PASSWORD}" {
@@ -73,6 +77,39 @@ func TestWithOutboxTableGivesPrivateSlotAndPublication(t *testing.T) {
 	}
 	if _, err := OutboxConnector(WithOutboxTable(`x"; drop`)); err == nil {
 		t.Error("a schema name with quotes must be refused")
+	}
+}
+
+// The heartbeat follows the deployment's schema: the action query writes the schema's heartbeat
+// table, which the publication carries and a filter drops before the router.
+func TestHeartbeatFollowsTheOutboxSchema(t *testing.T) {
+	shipped, err := OutboxConnector()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := shipped.Config["heartbeat.action.query"], heartbeatQuery("public"); got != want {
+		t.Errorf("outbox.json heartbeat.action.query = %q, want %q", got, want)
+	}
+	c, err := OutboxConnector(WithOutboxTable("capture_1"))
+	if err != nil {
+		t.Fatalf("templated connector rejected: %v", err)
+	}
+	if q := c.Config["heartbeat.action.query"]; !strings.HasPrefix(q, "INSERT INTO capture_1.outbox_heartbeat ") {
+		t.Errorf("heartbeat.action.query = %q, want it to write capture_1.outbox_heartbeat", q)
+	}
+	if !dropsTopic(c, "capture_1.capture_1.outbox_heartbeat") {
+		t.Error("the heartbeat table's changes reach the outbox router")
+	}
+	for _, topic := range []string{"capture_1.capture_1.outbox", "orderflow.order.events", "__debezium-heartbeat.capture_1"} {
+		if dropsTopic(c, topic) {
+			t.Errorf("records of %s are dropped", topic)
+		}
+	}
+	if got := HeartbeatTopic(c); got != "__debezium-heartbeat.capture_1" || !createsTopic(c, got) {
+		t.Errorf("heartbeat topic %s (created by the connector: %v), want __debezium-heartbeat.capture_1, created", got, createsTopic(c, got))
+	}
+	if createsTopic(c, "orderflow.order.events") {
+		t.Error("the connector may create event topics; only the topology creates them")
 	}
 }
 

@@ -17,9 +17,10 @@ import (
 	"github.com/orderflow/orderflow/schemas/gate"
 )
 
-// On the real PostgreSQL: an order is written with its lines and exactly one outbox row; a retry
-// with the same Idempotency-Key returns the first order and writes nothing; the same key with
-// another request is refused and writes nothing either.
+// On the real PostgreSQL: an order is written with its lines and exactly one outbox event (the
+// row is inserted, then deleted in the same transaction, so the outbox ends empty); a retry with
+// the same Idempotency-Key returns the first order and writes nothing; the same key with another
+// request is refused and writes nothing either.
 func TestIntegrationPlaceIsAtomicAndIdempotent(t *testing.T) {
 	cfg := itest.Stack(t)
 	ctx := itest.Context(t, time.Minute)
@@ -46,6 +47,14 @@ func TestIntegrationPlaceIsAtomicAndIdempotent(t *testing.T) {
 	if err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Outbox rows leave in the transaction that writes them: a trigger logs each insert.
+	if _, err := pg.Exec(ctx, `CREATE TABLE `+schema+`.outbox_inserts (id uuid);
+		CREATE FUNCTION `+schema+`.log_outbox_insert() RETURNS trigger LANGUAGE plpgsql AS
+			$$ BEGIN INSERT INTO `+schema+`.outbox_inserts VALUES (NEW.id); RETURN NEW; END; $$;
+		CREATE TRIGGER log_insert AFTER INSERT ON `+schema+`.outbox
+			FOR EACH ROW EXECUTE FUNCTION `+schema+`.log_outbox_insert();`); err != nil {
+		t.Fatal(err)
+	}
 	count := func(table string) int {
 		var n int
 		if err := pg.QueryRow(ctx, `SELECT count(*) FROM `+schema+`.`+table).Scan(&n); err != nil {
@@ -70,8 +79,8 @@ func TestIntegrationPlaceIsAtomicAndIdempotent(t *testing.T) {
 	if _, err := store.Place(ctx, other, "", ""); err != nil { // no key: always a new order
 		t.Fatal(err)
 	}
-	if o, l, e := count("orders"), count("order_lines"), count("outbox"); o != 2 || l != 4 || e != 2 {
-		t.Errorf("orders %d lines %d outbox rows %d; want 2, 4, 2", o, l, e)
+	if o, l, e, r := count("orders"), count("order_lines"), count("outbox_inserts"), count("outbox"); o != 2 || l != 4 || e != 2 || r != 0 {
+		t.Errorf("orders %d lines %d outbox events %d rows left %d; want 2, 4, 2, 0", o, l, e, r)
 	}
 	var total int64
 	if err := pg.QueryRow(ctx, `SELECT sum(quantity * unit_price_minor) FROM `+schema+`.order_lines WHERE order_id = $1`, first.OrderID).Scan(&total); err != nil || total != 399 {

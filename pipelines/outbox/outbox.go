@@ -27,7 +27,12 @@ type Execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// Migrate creates schema.outbox and its insert-only trigger. It is idempotent.
+// HeartbeatTable is the one-row table in the outbox's schema that the connector's heartbeat
+// query writes (see connectors/outbox.json).
+const HeartbeatTable = "outbox_heartbeat"
+
+// Migrate creates schema.outbox with its insert-only trigger, and schema.outbox_heartbeat. It is
+// idempotent.
 func Migrate(ctx context.Context, db Execer, schema string) error {
 	if !schemaName.MatchString(schema) {
 		return fmt.Errorf("outbox: invalid schema name %q", schema)
@@ -53,28 +58,34 @@ type Event struct {
 // ErrInvalidEvent is returned for an event missing a required field.
 var ErrInvalidEvent = errors.New("outbox: invalid event")
 
-// Insert writes the event in the caller's transaction, so it is captured if and only if the
-// transaction commits. It returns the event id.
+// Insert writes the event in the caller's transaction and deletes it again in that
+// transaction, in one round trip: the event is captured if and only if the transaction commits,
+// and the outbox keeps no row once it does (Debezium reads the INSERT from the WAL; the router
+// ignores the DELETE). It returns the event id.
 func Insert(ctx context.Context, tx pgx.Tx, schema string, ev Event) (uuid.UUID, error) {
-	sql, args, err := insertOf(schema, &ev)
+	b := &pgx.Batch{}
+	id, err := Queue(b, schema, ev)
 	if err != nil {
 		return uuid.Nil, err
 	}
-	if _, err := tx.Exec(ctx, sql, args...); err != nil {
-		return uuid.Nil, fmt.Errorf("outbox: insert %s event for %s %s: %w", ev.Type, ev.AggregateType, ev.AggregateID, err)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return uuid.Nil, fmt.Errorf("outbox: write %s event for %s %s: %w", ev.Type, ev.AggregateType, ev.AggregateID, err)
 	}
-	return ev.ID, nil
+	return id, nil
 }
 
-// Queue adds the event's insert to a batch, which runs in one transaction (the batch's implicit
-// one, or the caller's): the event is captured if and only if that transaction commits. It
-// returns the event id; the insert's error comes from the batch's results.
+// Queue adds the event's insert, and the delete of that row, to a batch, which runs in one
+// transaction (the batch's implicit one, or the caller's): the event is captured if and only if
+// that transaction commits, and the outbox keeps no row once it does. It returns the event id;
+// the statements' errors come from the batch's results, which hold two entries per queued event
+// (insert, then delete).
 func Queue(b *pgx.Batch, schema string, ev Event) (uuid.UUID, error) {
 	sql, args, err := insertOf(schema, &ev)
 	if err != nil {
 		return uuid.Nil, err
 	}
 	b.Queue(sql, args...)
+	b.Queue(`DELETE FROM `+schema+`.outbox WHERE id = $1`, ev.ID)
 	return ev.ID, nil
 }
 
