@@ -14,11 +14,19 @@ import (
 var ProtocolVersion = sarama.V4_0_0_0
 
 // NewSaramaConfig returns the sarama configuration every orderflow client starts from: Kafka 4
-// protocol, acks from all in-sync replicas, idempotent-safe retries and the murmur2 partitioner.
+// protocol, the murmur2 partitioner, and producers that keep each partition's order under
+// retries: acks from all in-sync replicas, retries, and the idempotent producer (the broker
+// drops a retried batch it already has and refuses one out of sequence), which sarama allows
+// only with one request in flight per broker connection (Net.MaxOpenRequests = 1). Consumers
+// and admin clients are unaffected: sarama's synchronous requests hold the connection until
+// their answer anyway. A producer that opts out of idempotence (e.g. acks from the leader only)
+// must set Producer.Idempotent = false, or sarama refuses the config.
 func NewSaramaConfig(clientID string) *sarama.Config {
 	c := sarama.NewConfig()
 	c.ClientID = clientID
 	c.Version = ProtocolVersion
+	c.Net.MaxOpenRequests = 1
+	c.Producer.Idempotent = true
 	c.Producer.RequiredAcks = sarama.WaitForAll
 	c.Producer.Return.Successes = true
 	c.Producer.Return.Errors = true

@@ -173,14 +173,17 @@ func Processors() []string {
 
 // Topics returns every topic the deployment needs: the event streams and the processors'
 // compacted group tables. Creating the tables up front (rather than letting goka do it) keeps
-// their partition count and cleanup policy under our control.
+// their partition count and cleanup policy under our control. Event streams and their
+// dead-letter topics keep records for kafka.EventRetention (for ever unless configured):
+// reprocessing replays streams from their first record, and a dead letter waits for replay.
 func (t Topology) Topics() []kafka.Topic {
 	var out []kafka.Topic
+	retention := kafka.EventRetention()
 	for _, s := range t.Streams() {
-		out = append(out, kafka.Topic{Name: string(s), Partitions: t.Partitions})
+		out = append(out, kafka.Topic{Name: string(s), Partitions: t.Partitions, Retention: retention})
 	}
 	for _, s := range t.Streams() {
-		out = append(out, kafka.Topic{Name: string(s) + DLQSuffix, Partitions: t.Partitions})
+		out = append(out, kafka.Topic{Name: string(s) + DLQSuffix, Partitions: t.Partitions, Retention: retention})
 	}
 	for _, p := range Processors() {
 		out = append(out, kafka.Topic{Name: string(t.Table(p)), Partitions: t.Partitions, Compacted: true})
