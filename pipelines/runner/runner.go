@@ -184,7 +184,7 @@ func boolGauge(b bool) float64 {
 
 func (a *App) processor(name string) (*goka.Processor, error) {
 	t := a.cfg.Topology
-	g := Groups(t, streams.Env{Serde: a.serde, Poison: streams.DeadLetter(t, name), Metrics: a.metrics,
+	g := Groups(t, streams.Env{Serde: a.serde, Poison: streams.DeadLetter(t, name), Metrics: a.metrics, Contracts: t.Contracts(),
 		Tracer: a.tracer.Tracer("orderflow/processors/" + name)})[name]
 	return goka.NewProcessor(a.cfg.Endpoints.Brokers, g,
 		streams.ProcessorOptions(a.cfg.Endpoints.Brokers, t.Group(name), a.cfg.StateDir)...)

@@ -16,6 +16,10 @@ type Env struct {
 	// Tracer continues the trace of each input message with a span of the processor's and puts
 	// the new traceparent on every emitted event. nil: the input's traceparent is copied as is.
 	Tracer trace.Tracer
+	// Contracts maps an input topic to the event types it may carry (topology.Contracts): a
+	// record of another type is dead-lettered with kind wrong_schema_for_topic, and an eventType
+	// header naming another type does not let the input be passed over undecoded. nil: no check.
+	Contracts map[string][]string
 }
 
 // Metrics counts what processors do. Register it once per process.

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -314,6 +315,9 @@ func (h *handler[S]) skips(ctx goka.Context) bool {
 	if !ok || h.accepts[string(typ)] {
 		return false
 	}
+	if c, known := h.env.Contracts[string(ctx.Topic())]; known && !slices.Contains(c, string(typ)) {
+		return false // a type foreign to the topic: decoded, and dead-lettered if it is one
+	}
 	if m := h.env.Metrics; m != nil {
 		m.Processed.WithLabelValues(h.processor, string(ctx.Topic())).Inc()
 	}
@@ -359,6 +363,12 @@ func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, replay bool, st
 	if !ok {
 		h.poison(ctx, data, "not_an_event", fmt.Errorf("%s is not an event", decoded.AvroName()))
 		return true
+	}
+	if c, known := env.Contracts[string(ctx.Topic())]; known {
+		if name := strings.TrimPrefix(ev.AvroName(), schemas.Namespace+"."); !slices.Contains(c, name) {
+			h.poison(ctx, data, "wrong_schema_for_topic", fmt.Errorf("a %s on %s, which carries %v", name, ctx.Topic(), c))
+			return true
+		}
 	}
 	newState, emits, err := h.decideSafely(state, ev, Message{Topic: string(ctx.Topic()), Key: ctx.Key(),
 		Partition: ctx.Partition(), Offset: ctx.Offset(), Timestamp: ctx.Timestamp(), Replay: replay})

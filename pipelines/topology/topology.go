@@ -136,6 +136,21 @@ func (t Topology) ShippingEvents() goka.Stream { return t.name("shipping.events"
 // StatusChanges carries OrderStatusChanged (order-status, key order id).
 func (t Topology) StatusChanges() goka.Stream { return t.name("order-status.changes") }
 
+// Contracts maps each event stream to the event types it carries (Avro record names without the
+// namespace): a record of another type on a stream is poison, whatever it says about itself.
+func (t Topology) Contracts() map[string][]string {
+	return map[string][]string{
+		string(t.OrderEvents()):     {"OrderPlaced"},
+		string(t.StockEvents()):     {"StockAdjusted"},
+		string(t.PaymentEvents()):   {"PaymentAuthorized", "PaymentDeclined", "PaymentRefunded"},
+		string(t.InventoryEvents()): {"StockReserved", "StockRejected", "StockReleased"},
+		string(t.SkuCommands()):     {"SkuCommand"},
+		string(t.SkuReplies()):      {"SkuReply"},
+		string(t.ShippingEvents()):  {"ShipmentCreated"},
+		string(t.StatusChanges()):   {"OrderStatusChanged"},
+	}
+}
+
 // Group returns the consumer group of a processor at its version (its table is Group + "-table").
 func (t Topology) Group(processor string) goka.Group {
 	g := t.Prefix + "." + processor
