@@ -124,12 +124,15 @@ func WriteHistory(ctx context.Context, brokers []string, serde *codec.Serde, t t
 }
 
 // bulkProducer returns an async producer that batches (1000 messages or 5 ms) and waits for the
-// leader only: for writing test data fast, not for the pipeline.
+// leader only, several requests in flight, not idempotent: for writing test data fast, not for
+// the pipeline.
 func bulkProducer(brokers []string, clientID string) (sarama.AsyncProducer, error) {
 	cfg := kafka.NewSaramaConfig(clientID)
 	cfg.Producer.Flush.Messages = 1000
 	cfg.Producer.Flush.Frequency = 5 * time.Millisecond
 	cfg.Producer.RequiredAcks = sarama.WaitForLocal
+	cfg.Producer.Idempotent = false
+	cfg.Net.MaxOpenRequests = 5
 	return sarama.NewAsyncProducer(brokers, cfg)
 }
 

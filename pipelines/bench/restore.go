@@ -42,7 +42,7 @@ type statusView struct {
 // startStatusView starts a goka view of an order-status table (what an API instance reads)
 // with its local copy in stateDir; it does not wait for the recovery.
 func startStatusView(ctx context.Context, brokers []string, serde *codec.Serde, table goka.Table, name, stateDir string) (*statusView, error) {
-	view, err := goka.NewView(brokers, table, orderstatus.TableCodec(serde), streams.ViewOptions(name, stateDir)...)
+	view, err := goka.NewView(brokers, table, orderstatus.TableCodec(serde), streams.ViewOptions(brokers, name, stateDir)...)
 	if err != nil {
 		return nil, fmt.Errorf("view of %s: %w", table, err)
 	}

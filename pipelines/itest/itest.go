@@ -119,6 +119,10 @@ func removeConnector(t testing.TB, client *connectors.Client, pg *pgx.Conn, conn
 	if err := connectors.Remove(ctx, client, pg, conn); err != nil {
 		t.Logf("cleanup: %v", err)
 	}
+	if admin, err := kafka.NewAdmin(Stack(t).Brokers); err == nil {
+		_ = admin.DeleteTopic(connectors.HeartbeatTopic(conn)) // created by the connector
+		admin.Close()
+	}
 }
 
 // Eventually calls f until it returns nil or ctx ends, then returns f's last error.

@@ -29,7 +29,7 @@ var migrateSQL string
 // Limits on what one order may hold.
 const (
 	MaxItems    = 100
-	MaxQuantity = 1_000_000
+	MaxQuantity = schemas.MaxQuantity
 )
 
 var (
@@ -70,7 +70,6 @@ func (r NewOrder) Validate() error {
 	case len(r.Items) > MaxItems:
 		return fmt.Errorf("%w: at most %d items per order", ErrInvalid, MaxItems)
 	}
-	var total int64
 	for i, it := range r.Items {
 		switch {
 		case !idRe.MatchString(it.SKU):
@@ -79,23 +78,34 @@ func (r NewOrder) Validate() error {
 			return fmt.Errorf("%w: items[%d].quantity must be > 0", ErrInvalid, i)
 		case it.Quantity > MaxQuantity:
 			return fmt.Errorf("%w: items[%d].quantity must be ≤ %d", ErrInvalid, i, MaxQuantity)
-		case it.UnitPriceCents < 0 || it.UnitPriceCents > 1e12:
-			return fmt.Errorf("%w: items[%d].unit_price_cents must be between 0 and 10^12", ErrInvalid, i)
+		case it.UnitPriceCents < 0 || it.UnitPriceCents > schemas.MaxUnitPriceMinor:
+			return fmt.Errorf("%w: items[%d].unit_price_cents must be between 0 and %d", ErrInvalid, i, int64(schemas.MaxUnitPriceMinor))
 		}
-		total += it.Quantity * it.UnitPriceCents
 	}
-	if total > 1e15 {
-		return fmt.Errorf("%w: order total too large", ErrInvalid)
+	if total, err := r.total(); err != nil || total > schemas.MaxTotalMinor {
+		return fmt.Errorf("%w: the order total exceeds %d minor units", ErrInvalid, int64(schemas.MaxTotalMinor))
 	}
 	return nil
 }
 
-// Total returns the order total in minor units.
-func (r NewOrder) Total() int64 {
+// total adds the lines up with checked arithmetic (an overflow is an error, never a wrapped sum).
+func (r NewOrder) total() (int64, error) {
 	var t int64
 	for _, it := range r.Items {
-		t += it.Quantity * it.UnitPriceCents
+		line, err := schemas.MulMinor(it.Quantity, it.UnitPriceCents)
+		if err != nil {
+			return 0, err
+		}
+		if t, err = schemas.AddMinor(t, line); err != nil {
+			return 0, err
+		}
 	}
+	return t, nil
+}
+
+// Total returns the order total in minor units of a request Validate accepted.
+func (r NewOrder) Total() int64 {
+	t, _ := r.total()
 	return t
 }
 
@@ -252,8 +262,8 @@ func ValidateStock(sku string, available int64) error {
 	if !idRe.MatchString(sku) {
 		return fmt.Errorf("%w: sku must be 1-128 letters, digits or ._:- characters", ErrInvalid)
 	}
-	if available < 0 || available > 1e12 {
-		return fmt.Errorf("%w: available must be between 0 and 10^12", ErrInvalid)
+	if available < 0 || available > schemas.MaxStock {
+		return fmt.Errorf("%w: available must be between 0 and %d", ErrInvalid, int64(schemas.MaxStock))
 	}
 	return nil
 }

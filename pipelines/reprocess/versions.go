@@ -41,7 +41,7 @@ func versionTopics(t topology.Topology, processor string) []kafka.Topic {
 		return out
 	}
 	for _, o := range g.OutputStreams() {
-		out = append(out, kafka.Topic{Name: o.Topic(), Partitions: t.Partitions})
+		out = append(out, kafka.Topic{Name: o.Topic(), Partitions: t.Partitions, Retention: kafka.EventRetention()})
 	}
 	return out
 }

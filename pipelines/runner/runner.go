@@ -27,6 +27,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/orderflow/orderflow/connectors"
 	"github.com/orderflow/orderflow/pipelines/api"
 	"github.com/orderflow/orderflow/pipelines/config"
 	"github.com/orderflow/orderflow/pipelines/lag"
@@ -142,6 +143,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			return nil, fmt.Errorf("postgres: %w", err)
 		}
 		a.pool = pool
+		a.reg.MustRegister(connectors.NewSlotCollector(pool)) // WAL the replication slots hold back
 		store := orders.NewStore(pool, serde, cfg.Schema)
 		if err := store.Migrate(ctx); err != nil {
 			pool.Close()

@@ -39,13 +39,11 @@ func Hasher() func() hash.Hash32 { return kafka.NewMurmur2Hasher }
 
 // ProcessorOptions returns goka options with orderflow's sarama config (Kafka 4 protocol,
 // murmur2 placement, streams of a new group read from the oldest offset), storage under
-// stateDir/<group> and single-replica topic management.
+// stateDir/<group> and topic management as kafka.EnsureTopics does it (see topicManagerConfig).
 func ProcessorOptions(brokers []string, group goka.Group, stateDir string) []goka.ProcessorOption {
 	consumer := kafka.NewSaramaConfig(string(group))
 	producer := kafka.NewProcessorProducerConfig(string(group))
-	tm := goka.NewTopicManagerConfig()
-	tm.Table.Replication = 1
-	tm.Stream.Replication = 1
+	tm := topicManagerConfig(brokers)
 	return []goka.ProcessorOption{
 		goka.WithHasher(Hasher()),
 		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(consumer)),
@@ -78,9 +76,8 @@ func storageOptions() *opt.Options {
 }
 
 // ViewOptions returns goka view options matching ProcessorOptions.
-func ViewOptions(name, stateDir string) []goka.ViewOption {
-	tm := goka.NewTopicManagerConfig()
-	tm.Table.Replication = 1
+func ViewOptions(brokers []string, name, stateDir string) []goka.ViewOption {
+	tm := topicManagerConfig(brokers)
 	return []goka.ViewOption{
 		goka.WithViewHasher(Hasher()),
 		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(kafka.NewSaramaConfig("view-" + name))),
@@ -89,6 +86,24 @@ func ViewOptions(name, stateDir string) []goka.ViewOption {
 		goka.WithViewLogger(gokaLogger{slog.Default().With("view", name)}),
 		goka.WithViewAutoReconnect(),
 	}
+}
+
+// topicManagerConfig makes goka create a missing topic (topology.Apply normally creates them all
+// first) as kafka.EnsureTopics would: the cluster's replication factor and event retention
+// (goka's default would keep a stream for one hour only).
+func topicManagerConfig(brokers []string) *goka.TopicManagerConfig {
+	tm := goka.NewTopicManagerConfig()
+	rep := kafka.Replication{Factor: 1}
+	if admin, err := kafka.NewAdmin(brokers); err == nil {
+		if r, err := kafka.ClusterReplication(admin); err == nil {
+			rep = r
+		}
+		admin.Close()
+	}
+	tm.Table.Replication = int(rep.Factor)
+	tm.Stream.Replication = int(rep.Factor)
+	tm.Stream.Retention = kafka.EventRetention()
+	return tm
 }
 
 type gokaLogger struct{ l *slog.Logger }

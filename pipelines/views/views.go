@@ -34,12 +34,12 @@ func New(brokers []string, t topology.Topology, serde *codec.Serde, stateDir str
 	// Tolerant codecs: a value that cannot be decoded is skipped by List and an error for
 	// Status, never a stop of the view.
 	status, err := goka.NewView(brokers, t.Table(topology.GroupOrderStatus), streams.Tolerant(orderstatus.TableCodec(serde)),
-		streams.ViewOptions(string(t.Group(topology.GroupOrderStatus)), stateDir)...)
+		streams.ViewOptions(brokers, string(t.Group(topology.GroupOrderStatus)), stateDir)...)
 	if err != nil {
 		return nil, fmt.Errorf("views: order-status: %w", err)
 	}
 	stock, err := goka.NewView(brokers, t.Table(topology.GroupInventory), streams.Tolerant(inventory.TableCodec()),
-		streams.ViewOptions(string(t.Group(topology.GroupInventory)), stateDir)...)
+		streams.ViewOptions(brokers, string(t.Group(topology.GroupInventory)), stateDir)...)
 	if err != nil {
 		return nil, fmt.Errorf("views: inventory: %w", err)
 	}
