@@ -93,7 +93,7 @@ func noOp(ctx context.Context, brokers []string, group string, topics []string, 
 // re-encodes it and produces it to sink, keyed as it came; it ends when every event produced is
 // acknowledged.
 func passThrough(ctx context.Context, brokers []string, serde *codec.Serde, group, sink string, topics []string, want int64) (Measure, error) {
-	cfg := kafka.NewSaramaConfig(group + "-producer")
+	cfg := kafka.NewProducerConfig(group + "-producer")
 	cfg.Producer.Flush.Frequency = 5 * time.Millisecond
 	producer, err := sarama.NewAsyncProducer(brokers, cfg)
 	if err != nil {

@@ -131,8 +131,6 @@ func bulkProducer(brokers []string, clientID string) (sarama.AsyncProducer, erro
 	cfg.Producer.Flush.Messages = 1000
 	cfg.Producer.Flush.Frequency = 5 * time.Millisecond
 	cfg.Producer.RequiredAcks = sarama.WaitForLocal
-	cfg.Producer.Idempotent = false
-	cfg.Net.MaxOpenRequests = 5
 	return sarama.NewAsyncProducer(brokers, cfg)
 }
 

@@ -74,7 +74,7 @@ func entryOf(m *sarama.ConsumerMessage) Entry {
 // dlq.replayed-from header is added). Several processors may have dead-lettered the same origin
 // message; it is replayed once. It returns the number of messages re-published.
 func Replay(ctx context.Context, brokers []string, topic string) (int, error) {
-	client, err := sarama.NewClient(brokers, kafka.NewSaramaConfig("orderflow-dlq-replay"))
+	client, err := sarama.NewClient(brokers, kafka.NewProducerConfig("orderflow-dlq-replay"))
 	if err != nil {
 		return 0, fmt.Errorf("dlq: %w", err)
 	}

@@ -14,19 +14,12 @@ import (
 var ProtocolVersion = sarama.V4_0_0_0
 
 // NewSaramaConfig returns the sarama configuration every orderflow client starts from: Kafka 4
-// protocol, the murmur2 partitioner, and producers that keep each partition's order under
-// retries: acks from all in-sync replicas, retries, and the idempotent producer (the broker
-// drops a retried batch it already has and refuses one out of sequence), which sarama allows
-// only with one request in flight per broker connection (Net.MaxOpenRequests = 1). Consumers
-// and admin clients are unaffected: sarama's synchronous requests hold the connection until
-// their answer anyway. A producer that opts out of idempotence (e.g. acks from the leader only)
-// must set Producer.Idempotent = false, or sarama refuses the config.
+// protocol, the murmur2 partitioner, acks from all in-sync replicas with retries. Clients that
+// produce use NewProducerConfig, which adds idempotence.
 func NewSaramaConfig(clientID string) *sarama.Config {
 	c := sarama.NewConfig()
 	c.ClientID = clientID
 	c.Version = ProtocolVersion
-	c.Net.MaxOpenRequests = 1
-	c.Producer.Idempotent = true
 	c.Producer.RequiredAcks = sarama.WaitForAll
 	c.Producer.Return.Successes = true
 	c.Producer.Return.Errors = true
@@ -57,10 +50,23 @@ func ProducerLinger() time.Duration {
 	return DefaultProducerLinger
 }
 
-// NewProcessorProducerConfig is NewSaramaConfig for the producer of a goka processor: emits and
+// NewProducerConfig is NewSaramaConfig for a client that produces: producers keep each
+// partition's order under retries with the idempotent producer (the broker drops a retried batch
+// it already has and refuses one out of sequence), which sarama allows only with one request in
+// flight per broker connection (Net.MaxOpenRequests = 1). That limit is why consumers, whose
+// group heartbeats and offset commits share the connection with long-polling fetches, keep
+// NewSaramaConfig's five.
+func NewProducerConfig(clientID string) *sarama.Config {
+	c := NewSaramaConfig(clientID)
+	c.Net.MaxOpenRequests = 1
+	c.Producer.Idempotent = true
+	return c
+}
+
+// NewProcessorProducerConfig is NewProducerConfig for the producer of a goka processor: emits and
 // table writes are batched for ProducerLinger (and sent early once 1000 messages or 1 MiB wait).
 func NewProcessorProducerConfig(clientID string) *sarama.Config {
-	c := NewSaramaConfig(clientID)
+	c := NewProducerConfig(clientID)
 	if linger := ProducerLinger(); linger > 0 {
 		c.Producer.Flush.Frequency = linger
 		c.Producer.Flush.Messages = 1000

@@ -15,10 +15,13 @@ func TestConfigsValidateAndAreIdempotent(t *testing.T) {
 		linger string // ORDERFLOW_PRODUCER_LINGER
 		build  func(string) *sarama.Config
 	}{
-		{"base", "", NewSaramaConfig},
+		{"producer", "", NewProducerConfig},
 		{"processor producer", "", NewProcessorProducerConfig},
 		{"processor producer, no linger", "0s", NewProcessorProducerConfig},
 		{"processor producer, 50ms linger", "50ms", NewProcessorProducerConfig},
+	}
+	if err := NewSaramaConfig("t").Validate(); err != nil {
+		t.Fatalf("sarama refuses the base config: %v", err)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -525,5 +525,5 @@ func Bytes() goka.Codec { return new(gokacodec.Bytes) }
 func NewEmitter(brokers []string, topic goka.Stream) (*goka.Emitter, error) {
 	return goka.NewEmitter(brokers, topic, Bytes(),
 		goka.WithEmitterHasher(Hasher()),
-		goka.WithEmitterProducerBuilder(goka.ProducerBuilderWithConfig(kafka.NewSaramaConfig("emitter-"+string(topic)))))
+		goka.WithEmitterProducerBuilder(goka.ProducerBuilderWithConfig(kafka.NewProducerConfig("emitter-"+string(topic)))))
 }

@@ -49,7 +49,7 @@ func SaveVersion(brokers []string, t Topology, processor, version string) error 
 	if err := kafka.EnsureTopics(admin, []kafka.Topic{{Name: t.VersionsTopic(), Partitions: 1, Compacted: true}}); err != nil {
 		return fmt.Errorf("table versions: %w", err)
 	}
-	producer, err := sarama.NewSyncProducer(brokers, kafka.NewSaramaConfig("orderflow-versions"))
+	producer, err := sarama.NewSyncProducer(brokers, kafka.NewProducerConfig("orderflow-versions"))
 	if err != nil {
 		return fmt.Errorf("table versions: %w", err)
 	}
