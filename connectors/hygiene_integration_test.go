@@ -14,10 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/orderflow/orderflow/connectors"
-	"github.com/orderflow/orderflow/pipelines/config"
-	"github.com/orderflow/orderflow/pipelines/itest"
-	"github.com/orderflow/orderflow/pipelines/kafka"
-	"github.com/orderflow/orderflow/pipelines/outbox"
+	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/internal/kafka"
+	"github.com/orderflow/orderflow/internal/testkit/itest"
+	"github.com/orderflow/orderflow/processors/orders/outbox"
 )
 
 // Outbox rows leave the table in the transaction that writes them, through both write paths
@@ -138,7 +138,7 @@ func TestIntegrationOutboxHygiene(t *testing.T) {
 
 // deleteHeartbeatTopic deletes, when the test ends (after its connector is removed, since
 // cleanups run last-registered first), the heartbeat topic the connector of schema creates.
-func deleteHeartbeatTopic(t *testing.T, cfg config.Config, schema string) {
+func deleteHeartbeatTopic(t *testing.T, cfg endpoints.Endpoints, schema string) {
 	probe, err := connectors.OutboxConnector(connectors.WithOutboxTable(schema))
 	if err != nil {
 		t.Fatal(err)

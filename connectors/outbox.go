@@ -13,7 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/orderflow/orderflow/pipelines/outbox"
+	"github.com/orderflow/orderflow/processors/orders/outbox"
 )
 
 // PostgresConnectorClass is Debezium's PostgreSQL source connector.

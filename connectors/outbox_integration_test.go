@@ -14,9 +14,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/orderflow/orderflow/connectors"
-	"github.com/orderflow/orderflow/pipelines/itest"
-	"github.com/orderflow/orderflow/pipelines/kafka"
-	"github.com/orderflow/orderflow/pipelines/outbox"
+	"github.com/orderflow/orderflow/internal/kafka"
+	"github.com/orderflow/orderflow/internal/testkit/itest"
+	"github.com/orderflow/orderflow/processors/orders/outbox"
 )
 
 // An outbox row committed in a pgx transaction reaches Kafka through Debezium with the aggregate

@@ -10,11 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/pipelines/bench"
-	"github.com/orderflow/orderflow/pipelines/config"
 )
 
-func newBenchCmd(cfg *config.Config) *cobra.Command {
+func newBenchCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Benchmarks on the running stack, each against a baseline measured in the same run (results as JSON; `bench report` writes BENCHMARKS.md)",

@@ -9,10 +9,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/orderflow/orderflow/connectors"
-	"github.com/orderflow/orderflow/pipelines/config"
+	"github.com/orderflow/orderflow/internal/endpoints"
 )
 
-func newConnectorsCmd(cfg *config.Config) *cobra.Command {
+func newConnectorsCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	var file string
 	cmd := &cobra.Command{
 		Use:   "connectors",

@@ -8,12 +8,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/orderflow/orderflow/pipelines/config"
+	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/pipelines/deadletter"
-	"github.com/orderflow/orderflow/pipelines/streams"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
 )
 
-func newDLQCmd(cfg *config.Config) *cobra.Command {
+func newDLQCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	var d deployment
 	cmd := &cobra.Command{Use: "dlq", Short: "Inspect and replay dead-letter topics (<topic>.dlq)"}
 	var limit int

@@ -7,12 +7,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/orderflow/orderflow/pipelines/config"
-	"github.com/orderflow/orderflow/pipelines/lag"
+	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/internal/lag"
 	"github.com/orderflow/orderflow/pipelines/runner"
 )
 
-func newLagCmd(cfg *config.Config) *cobra.Command {
+func newLagCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	var d deployment
 	var slo time.Duration
 	var all bool

@@ -7,14 +7,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
-	"github.com/orderflow/orderflow/pipelines/config"
-	"github.com/orderflow/orderflow/pipelines/orders"
+	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/processors/orders"
 	"github.com/orderflow/orderflow/schemas/codec"
 
 	"github.com/orderflow/orderflow/pipelines/loadgen"
 )
 
-func newLoadCmd(cfg *config.Config) *cobra.Command {
+func newLoadCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	var c loadgen.Config
 	var noProgress, direct bool
 	var schema string

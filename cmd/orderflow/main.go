@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/orderflow/orderflow/pipelines/config"
+	"github.com/orderflow/orderflow/internal/endpoints"
 )
 
 // exitError carries a process exit code for verbs whose failure is an answer (e.g. a failed check).
@@ -47,7 +47,7 @@ func main() {
 }
 
 func newRootCmd() *cobra.Command {
-	cfg := config.FromEnv()
+	cfg := endpoints.FromEnv()
 	root := &cobra.Command{
 		Use:           "orderflow",
 		Short:         "CDC-driven order fulfilment: outbox → Debezium → Kafka → Goka processors → status views",

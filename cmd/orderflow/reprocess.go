@@ -9,12 +9,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/orderflow/orderflow/pipelines/config"
+	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/pipelines/reprocess"
-	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
 )
 
-func newReprocessCmd(cfg *config.Config) *cobra.Command {
+func newReprocessCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	var d deployment
 	var processor, version, stateDir string
 	var compare bool
@@ -71,7 +71,7 @@ func versionFlags(cmd *cobra.Command, processor, version *string) {
 }
 
 // liveTopology is the deployment's topology with the serving table versions.
-func liveTopology(cmd *cobra.Command, cfg *config.Config, d *deployment) (topology.Topology, error) {
+func liveTopology(cmd *cobra.Command, cfg *endpoints.Endpoints, d *deployment) (topology.Topology, error) {
 	t, err := d.topology()
 	if err != nil {
 		return t, err
@@ -80,7 +80,7 @@ func liveTopology(cmd *cobra.Command, cfg *config.Config, d *deployment) (topolo
 	return t, err
 }
 
-func runCompare(cmd *cobra.Command, cfg *config.Config, live topology.Topology, processor, version string, out io.Writer) error {
+func runCompare(cmd *cobra.Command, cfg *endpoints.Endpoints, live topology.Topology, processor, version string, out io.Writer) error {
 	diff, err := reprocess.Compare(cmd.Context(), *cfg, live, processor, version)
 	if err != nil {
 		return err
@@ -97,7 +97,7 @@ func runCompare(cmd *cobra.Command, cfg *config.Config, live topology.Topology, 
 	return nil
 }
 
-func newCompareCmd(cfg *config.Config) *cobra.Command {
+func newCompareCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	var d deployment
 	var processor, version string
 	cmd := &cobra.Command{
@@ -116,7 +116,7 @@ func newCompareCmd(cfg *config.Config) *cobra.Command {
 	return cmd
 }
 
-func newSwitchCmd(cfg *config.Config) *cobra.Command {
+func newSwitchCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	var d deployment
 	var processor, version string
 	cmd := &cobra.Command{
@@ -141,7 +141,7 @@ func newSwitchCmd(cfg *config.Config) *cobra.Command {
 	return cmd
 }
 
-func newDropCmd(cfg *config.Config) *cobra.Command {
+func newDropCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	var d deployment
 	var processor, version, stateDir string
 	cmd := &cobra.Command{
@@ -166,7 +166,7 @@ func newDropCmd(cfg *config.Config) *cobra.Command {
 	return cmd
 }
 
-func newVersionsCmd(cfg *config.Config) *cobra.Command {
+func newVersionsCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	var d deployment
 	cmd := &cobra.Command{
 		Use:   "versions",

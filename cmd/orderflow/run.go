@@ -10,9 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/orderflow/orderflow/pipelines/config"
+	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/pipelines/runner"
-	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
 )
 
 // deployment flags shared by run, api, topics and setup.
@@ -41,7 +41,7 @@ func envOr(key, def string) string {
 	return def
 }
 
-func newRunCmd(cfg *config.Config, name, short string, defaultProcessors string, defaultAPI bool) *cobra.Command {
+func newRunCmd(cfg *endpoints.Endpoints, name, short string, defaultProcessors string, defaultAPI bool) *cobra.Command {
 	var d deployment
 	var processors, addr, stateDir, metricsAddr string
 	var slo time.Duration

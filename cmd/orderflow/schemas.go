@@ -9,12 +9,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/orderflow/orderflow/pipelines/config"
+	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/gate"
 )
 
-func newSchemasCmd(cfg *config.Config) *cobra.Command {
+func newSchemasCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	var dir string
 	cmd := &cobra.Command{
 		Use:   "schemas",

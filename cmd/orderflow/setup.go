@@ -9,14 +9,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/orderflow/orderflow/connectors"
-	"github.com/orderflow/orderflow/pipelines/config"
-	"github.com/orderflow/orderflow/pipelines/orders"
+	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/processors/orders"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
 	"github.com/orderflow/orderflow/schemas/gate"
 )
 
-func newSetupCmd(cfg *config.Config) *cobra.Command {
+func newSetupCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	var d deployment
 	cmd := &cobra.Command{
 		Use:   "setup",

@@ -11,11 +11,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/orderflow/orderflow/connectors"
-	"github.com/orderflow/orderflow/pipelines/config"
-	"github.com/orderflow/orderflow/pipelines/kafka"
+	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/internal/kafka"
 )
 
-func newStackCmd(cfg *config.Config) *cobra.Command {
+func newStackCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stack",
 		Short: "Check the local stack (start and stop it with make up / make down)",
@@ -40,7 +40,7 @@ func newStackCmd(cfg *config.Config) *cobra.Command {
 	return cmd
 }
 
-func probeService(ctx context.Context, cfg *config.Config, service string) (string, error) {
+func probeService(ctx context.Context, cfg *endpoints.Endpoints, service string) (string, error) {
 	switch service {
 	case "postgres":
 		conn, err := pgx.Connect(ctx, cfg.PGDSN)

@@ -6,10 +6,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/orderflow/orderflow/pipelines/config"
+	"github.com/orderflow/orderflow/internal/endpoints"
 )
 
-func newTopicsCmd(cfg *config.Config) *cobra.Command {
+func newTopicsCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	var d deployment
 	cmd := &cobra.Command{Use: "topics", Short: "Manage the deployment's Kafka topics"}
 	apply := &cobra.Command{

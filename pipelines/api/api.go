@@ -24,9 +24,9 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/orderflow/orderflow/pipelines/orders"
-	"github.com/orderflow/orderflow/pipelines/tracing"
+	"github.com/orderflow/orderflow/internal/tracing"
 	"github.com/orderflow/orderflow/pipelines/views"
+	"github.com/orderflow/orderflow/processors/orders"
 	"github.com/orderflow/orderflow/schemas"
 )
 

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/orderflow/orderflow/pipelines/orders"
 	"github.com/orderflow/orderflow/pipelines/views"
+	"github.com/orderflow/orderflow/processors/orders"
 	"github.com/orderflow/orderflow/schemas"
 )
 

@@ -13,11 +13,11 @@ import (
 
 	"github.com/lovoo/goka"
 
-	"github.com/orderflow/orderflow/pipelines/config"
-	"github.com/orderflow/orderflow/pipelines/kafka"
+	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/internal/kafka"
 	"github.com/orderflow/orderflow/pipelines/reprocess"
 	"github.com/orderflow/orderflow/pipelines/runner"
-	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
 	"github.com/orderflow/orderflow/schemas/gate"
@@ -25,7 +25,7 @@ import (
 
 // BacklogConfig configures the backlog benchmarks (reprocess rate and table restore).
 type BacklogConfig struct {
-	Endpoints config.Config
+	Endpoints endpoints.Endpoints
 	Orders    int // synthetic orders in the backlog (≈4 input events each)
 	Runs      int // measured runs of each metric (after one warm-up read)
 	// RestoreKeys is the size of the synthetic order-status table restored into an empty view
@@ -62,7 +62,7 @@ type Deployment struct {
 }
 
 // Deploy creates a private topology (prefix bench-<time>) and registers the schemas.
-func Deploy(ctx context.Context, ep config.Config) (*Deployment, error) {
+func Deploy(ctx context.Context, ep endpoints.Endpoints) (*Deployment, error) {
 	t, err := topology.New(fmt.Sprintf("bench-%d", time.Now().Unix()))
 	if err != nil {
 		return nil, err

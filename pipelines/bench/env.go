@@ -15,17 +15,17 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orderflow/orderflow/connectors"
-	"github.com/orderflow/orderflow/pipelines/config"
+	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/pipelines/loadgen"
-	"github.com/orderflow/orderflow/pipelines/orders"
-	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
+	"github.com/orderflow/orderflow/processors/orders"
 )
 
 // pipelineEnv is a private deployment of the whole pipeline: topics, an outbox schema, a
 // Debezium connector, and (when started) an `orderflow run` process with every processor.
 type pipelineEnv struct {
 	*Deployment
-	ep        config.Config
+	ep        endpoints.Endpoints
 	schema    string
 	pool      *pgxpool.Pool
 	store     *orders.Store
@@ -39,7 +39,7 @@ type pipelineEnv struct {
 	pprof     string // their /debug/pprof/ base URL
 }
 
-func newPipelineEnv(ctx context.Context, ep config.Config, binary string) (*pipelineEnv, error) {
+func newPipelineEnv(ctx context.Context, ep endpoints.Endpoints, binary string) (*pipelineEnv, error) {
 	d, err := Deploy(ctx, ep)
 	if err != nil {
 		return nil, err

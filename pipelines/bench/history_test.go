@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
 	"github.com/orderflow/orderflow/processors/orderstatus"
 	"github.com/orderflow/orderflow/schemas"
 )

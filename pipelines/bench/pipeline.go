@@ -10,14 +10,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/orderflow/orderflow/pipelines/config"
-	"github.com/orderflow/orderflow/pipelines/lag"
-	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/internal/lag"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
 )
 
 // PipelineConfig configures the end-to-end benchmarks (throughput, freshness, view reads, CPU).
 type PipelineConfig struct {
-	Endpoints     config.Config
+	Endpoints     endpoints.Endpoints
 	Binary        string        // the orderflow binary that runs the processors (default: this executable)
 	Step          time.Duration // length of each rate step (default 45s)
 	Runs          int           // runs of every metric (default 3), each on a fresh deployment

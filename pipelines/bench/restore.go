@@ -14,8 +14,8 @@ import (
 	"github.com/lovoo/goka"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/orderflow/orderflow/pipelines/kafka"
-	"github.com/orderflow/orderflow/pipelines/streams"
+	"github.com/orderflow/orderflow/internal/kafka"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/processors/orderstatus"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"

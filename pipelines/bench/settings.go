@@ -13,10 +13,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orderflow/orderflow/connectors"
-	"github.com/orderflow/orderflow/pipelines/config"
-	"github.com/orderflow/orderflow/pipelines/kafka"
-	"github.com/orderflow/orderflow/pipelines/streams"
-	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/internal/kafka"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
 )
 
 // Setting is one named value that affects the figures.
@@ -28,7 +28,7 @@ type Setting struct {
 
 // Settings records the machine and every configuration value that affects the figures, read
 // from the running stack and from orderflow's own configuration.
-func Settings(ctx context.Context, ep config.Config) []Setting {
+func Settings(ctx context.Context, ep endpoints.Endpoints) []Setting {
 	var out []Setting
 	add := func(area, name, value string) { out = append(out, Setting{area, name, value}) }
 	add("machine", "cores", strconv.Itoa(runtime.NumCPU()))

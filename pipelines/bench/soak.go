@@ -8,16 +8,16 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/orderflow/orderflow/pipelines/config"
-	"github.com/orderflow/orderflow/pipelines/lag"
-	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/internal/lag"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
 )
 
 // SoakConfig configures the soak: one long-running deployment under a steady load of the demo
 // mix (hot SKUs included), measured window by window, to show whether rate, freshness and CPU
 // per order stay flat as history grows.
 type SoakConfig struct {
-	Endpoints config.Config
+	Endpoints endpoints.Endpoints
 	Binary    string        // the orderflow binary that runs the processors (default: this executable)
 	Rate      float64       // orders/s; 0: Fraction of the maximum in OutDir/pipeline.json
 	Fraction  float64       // default 0.8

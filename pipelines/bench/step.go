@@ -10,7 +10,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/lovoo/goka"
 
-	"github.com/orderflow/orderflow/pipelines/lag"
+	"github.com/orderflow/orderflow/internal/lag"
 	"github.com/orderflow/orderflow/pipelines/loadgen"
 	"github.com/orderflow/orderflow/pipelines/runner"
 )

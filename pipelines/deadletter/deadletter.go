@@ -16,8 +16,8 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/orderflow/orderflow/pipelines/kafka"
-	"github.com/orderflow/orderflow/pipelines/streams"
+	"github.com/orderflow/orderflow/internal/kafka"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
 )
 
 // Entry is one dead letter.

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/orderflow/orderflow/pipelines/orders"
+	"github.com/orderflow/orderflow/processors/orders"
 )
 
 // Placer places one order and returns its id.

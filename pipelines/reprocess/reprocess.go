@@ -23,13 +23,13 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/orderflow/orderflow/pipelines/config"
-	"github.com/orderflow/orderflow/pipelines/kafka"
-	"github.com/orderflow/orderflow/pipelines/lag"
+	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/internal/kafka"
+	"github.com/orderflow/orderflow/internal/lag"
 	"github.com/orderflow/orderflow/pipelines/runner"
-	"github.com/orderflow/orderflow/pipelines/streams"
-	"github.com/orderflow/orderflow/pipelines/topology"
 	"github.com/orderflow/orderflow/processors/inventory"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
 	"github.com/orderflow/orderflow/processors/orderstatus"
 	"github.com/orderflow/orderflow/processors/payments"
 	"github.com/orderflow/orderflow/processors/reservations"
@@ -52,7 +52,7 @@ type Stats struct {
 // its emits and dead letters to topics private to the version, so live topics and tables are
 // never touched. live carries the serving versions (see topology.LoadVersions). progress, when
 // not nil, receives a progress bar with rate and remaining lag.
-func Run(ctx context.Context, ep config.Config, live topology.Topology, processor, version, stateDir string, progress io.Writer) (Stats, error) {
+func Run(ctx context.Context, ep endpoints.Endpoints, live topology.Topology, processor, version, stateDir string, progress io.Writer) (Stats, error) {
 	if !slices.Contains(topology.Processors(), processor) {
 		return Stats{}, fmt.Errorf("reprocess: unknown processor %q (known: %v)", processor, topology.Processors())
 	}

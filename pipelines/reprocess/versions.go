@@ -14,11 +14,11 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 
-	"github.com/orderflow/orderflow/pipelines/config"
-	"github.com/orderflow/orderflow/pipelines/kafka"
+	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/internal/kafka"
 	"github.com/orderflow/orderflow/pipelines/runner"
-	"github.com/orderflow/orderflow/pipelines/streams"
-	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
 	"github.com/orderflow/orderflow/processors/orderstatus"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
@@ -60,7 +60,7 @@ func createVersionTopics(brokers []string, t topology.Topology, processor string
 
 // Compare compares the table of processor at version with the serving one's, with the
 // processor's table codec.
-func Compare(ctx context.Context, ep config.Config, live topology.Topology, processor, version string) (Diff, error) {
+func Compare(ctx context.Context, ep endpoints.Endpoints, live topology.Topology, processor, version string) (Diff, error) {
 	serde, err := codec.New(codec.NewSRClient(ep.RegistryURL))
 	if err != nil {
 		return Diff{}, err
@@ -94,7 +94,7 @@ func (c served) Decode(data []byte) (any, error) {
 // moved back to the serving group's: those inputs are delivered again, and since the version's
 // state already holds them (a replay, see streams.DurableCallback), their emits are sent to the
 // live topics then, so nothing the serving version had still to emit is lost.
-func Switch(ctx context.Context, ep config.Config, live topology.Topology, processor, version string) error {
+func Switch(ctx context.Context, ep endpoints.Endpoints, live topology.Topology, processor, version string) error {
 	if err := topology.ValidateVersion(version); err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ type Dropped struct {
 // Drop deletes a table version of processor that is not serving: its consumer group, its group
 // table, its private topics and its rebuild's local state under stateDir. Live topics are never
 // deleted.
-func Drop(ctx context.Context, ep config.Config, live topology.Topology, processor, version, stateDir string) (Dropped, error) {
+func Drop(ctx context.Context, ep endpoints.Endpoints, live topology.Topology, processor, version, stateDir string) (Dropped, error) {
 	if err := topology.ValidateVersion(version); err != nil {
 		return Dropped{}, err
 	}
@@ -256,7 +256,7 @@ type VersionInfo struct {
 }
 
 // Versions lists, per processor, the table versions whose tables exist and the serving one.
-func Versions(ctx context.Context, ep config.Config, live topology.Topology) ([]VersionInfo, error) {
+func Versions(ctx context.Context, ep endpoints.Endpoints, live topology.Topology) ([]VersionInfo, error) {
 	admin, err := kafka.NewAdmin(ep.Brokers)
 	if err != nil {
 		return nil, err

@@ -8,11 +8,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/orderflow/orderflow/pipelines/itest"
+	"github.com/orderflow/orderflow/internal/testkit/itest"
 	"github.com/orderflow/orderflow/pipelines/loadgen"
-	"github.com/orderflow/orderflow/pipelines/orders"
 	"github.com/orderflow/orderflow/pipelines/runner"
-	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
+	"github.com/orderflow/orderflow/processors/orders"
 	"github.com/orderflow/orderflow/schemas/codec"
 )
 

@@ -23,10 +23,10 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/orderflow/orderflow/connectors"
-	"github.com/orderflow/orderflow/pipelines/itest"
+	"github.com/orderflow/orderflow/internal/testkit/itest"
 	"github.com/orderflow/orderflow/pipelines/loadgen"
 	"github.com/orderflow/orderflow/pipelines/runner"
-	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
 )

@@ -10,10 +10,10 @@ import (
 
 	"github.com/IBM/sarama"
 
+	"github.com/orderflow/orderflow/internal/kafka"
+	"github.com/orderflow/orderflow/internal/testkit/itest"
 	"github.com/orderflow/orderflow/pipelines/deadletter"
-	"github.com/orderflow/orderflow/pipelines/itest"
-	"github.com/orderflow/orderflow/pipelines/kafka"
-	"github.com/orderflow/orderflow/pipelines/streams"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
 )

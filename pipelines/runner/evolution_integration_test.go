@@ -14,8 +14,8 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/google/uuid"
 
-	"github.com/orderflow/orderflow/pipelines/itest"
-	"github.com/orderflow/orderflow/pipelines/kafka"
+	"github.com/orderflow/orderflow/internal/kafka"
+	"github.com/orderflow/orderflow/internal/testkit/itest"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
 	"github.com/orderflow/orderflow/schemas/gate"

@@ -15,11 +15,11 @@ import (
 
 	"github.com/IBM/sarama"
 
-	"github.com/orderflow/orderflow/pipelines/itest"
-	"github.com/orderflow/orderflow/pipelines/kafka"
-	"github.com/orderflow/orderflow/pipelines/lag"
+	"github.com/orderflow/orderflow/internal/kafka"
+	"github.com/orderflow/orderflow/internal/lag"
+	"github.com/orderflow/orderflow/internal/testkit/itest"
 	"github.com/orderflow/orderflow/pipelines/runner"
-	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
 )
 
 func freeAddr(t *testing.T) string {

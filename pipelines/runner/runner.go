@@ -28,15 +28,15 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/orderflow/orderflow/connectors"
+	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/internal/lag"
+	"github.com/orderflow/orderflow/internal/tracing"
 	"github.com/orderflow/orderflow/pipelines/api"
-	"github.com/orderflow/orderflow/pipelines/config"
-	"github.com/orderflow/orderflow/pipelines/lag"
-	"github.com/orderflow/orderflow/pipelines/orders"
-	"github.com/orderflow/orderflow/pipelines/streams"
-	"github.com/orderflow/orderflow/pipelines/topology"
-	"github.com/orderflow/orderflow/pipelines/tracing"
 	"github.com/orderflow/orderflow/pipelines/views"
 	"github.com/orderflow/orderflow/processors/inventory"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
+	"github.com/orderflow/orderflow/processors/orders"
 	"github.com/orderflow/orderflow/processors/orderstatus"
 	"github.com/orderflow/orderflow/processors/payments"
 	"github.com/orderflow/orderflow/processors/reservations"
@@ -46,13 +46,13 @@ import (
 
 // Config of one orderflow process.
 type Config struct {
-	Endpoints  config.Config
+	Endpoints  endpoints.Endpoints
 	Topology   topology.Topology // with Versions nil, the serving versions are loaded from Kafka
-	Schema     string   // PostgreSQL schema of the orders and outbox tables (default public)
-	StateDir   string   // local table storage (default $TMPDIR/orderflow-state)
-	Processors []string // processors to run; see topology.Processors()
-	API        bool     // serve the HTTP API (and its views)
-	APIAddr    string   // listen address of the API (default :8080); ignored when Listener is set
+	Schema     string            // PostgreSQL schema of the orders and outbox tables (default public)
+	StateDir   string            // local table storage (default $TMPDIR/orderflow-state)
+	Processors []string          // processors to run; see topology.Processors()
+	API        bool              // serve the HTTP API (and its views)
+	APIAddr    string            // listen address of the API (default :8080); ignored when Listener is set
 	Listener   net.Listener
 	// MetricsAddr serves /metrics on its own listener (for processes without the API, whose
 	// mux serves /metrics too). Empty: not served separately.

@@ -15,9 +15,9 @@ import (
 	"github.com/lovoo/goka"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/orderflow/orderflow/pipelines/streams"
-	"github.com/orderflow/orderflow/pipelines/topology"
 	"github.com/orderflow/orderflow/processors/inventory"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
 	"github.com/orderflow/orderflow/processors/orderstatus"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"

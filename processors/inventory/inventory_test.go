@@ -5,8 +5,8 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/orderflow/orderflow/pipelines/streams"
-	"github.com/orderflow/orderflow/processors/proctest"
+	"github.com/orderflow/orderflow/processors/kernel/proctest"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/schemas"
 )
 

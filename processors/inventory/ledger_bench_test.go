@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/orderflow/orderflow/pipelines/streams"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
 )
 
 // busyLedger is the table value of a hot SKU under load: 50 open holds and the envelope's

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/orderflow/orderflow/pipelines/streams"
-	"github.com/orderflow/orderflow/processors/proctest"
+	"github.com/orderflow/orderflow/processors/kernel/proctest"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/schemas"
 )
 

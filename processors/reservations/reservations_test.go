@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/orderflow/orderflow/pipelines/streams"
-	"github.com/orderflow/orderflow/processors/proctest"
+	"github.com/orderflow/orderflow/processors/kernel/proctest"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/schemas"
 )
 

@@ -6,8 +6,8 @@ import (
 
 	"github.com/lovoo/goka"
 
-	"github.com/orderflow/orderflow/pipelines/streams"
-	"github.com/orderflow/orderflow/processors/proctest"
+	"github.com/orderflow/orderflow/processors/kernel/proctest"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/schemas"
 )
 

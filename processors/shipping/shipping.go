@@ -5,8 +5,8 @@ import (
 
 	"github.com/lovoo/goka"
 
-	"github.com/orderflow/orderflow/pipelines/streams"
-	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
 	"github.com/orderflow/orderflow/schemas"
 )
 

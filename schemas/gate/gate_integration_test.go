@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/orderflow/orderflow/pipelines/itest"
+	"github.com/orderflow/orderflow/internal/testkit/itest"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
 	"github.com/orderflow/orderflow/schemas/gate"

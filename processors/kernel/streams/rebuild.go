@@ -15,7 +15,7 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/syndtr/goleveldb/leveldb"
 
-	"github.com/orderflow/orderflow/pipelines/kafka"
+	"github.com/orderflow/orderflow/internal/kafka"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
 )

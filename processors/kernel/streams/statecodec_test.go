@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/orderflow/orderflow/pipelines/streams"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
 )
 
 type counter struct {

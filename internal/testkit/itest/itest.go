@@ -21,16 +21,16 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/orderflow/orderflow/connectors"
-	"github.com/orderflow/orderflow/pipelines/config"
-	"github.com/orderflow/orderflow/pipelines/kafka"
-	"github.com/orderflow/orderflow/pipelines/lag"
+	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/internal/kafka"
+	"github.com/orderflow/orderflow/internal/lag"
 )
 
 // Stack returns the endpoints of the local stack and skips nothing: when the stack is down the
 // test fails with a message saying to run `make up`.
-func Stack(t testing.TB) config.Config {
+func Stack(t testing.TB) endpoints.Endpoints {
 	t.Helper()
-	cfg := config.FromEnv()
+	cfg := endpoints.FromEnv()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := kafka.Probe(ctx, cfg.Brokers); err != nil {
@@ -55,7 +55,7 @@ func Context(t testing.TB, d time.Duration) context.Context {
 }
 
 // PG connects to the stack's PostgreSQL; the connection closes when the test ends.
-func PG(t testing.TB, cfg config.Config) *pgx.Conn {
+func PG(t testing.TB, cfg endpoints.Endpoints) *pgx.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -68,7 +68,7 @@ func PG(t testing.TB, cfg config.Config) *pgx.Conn {
 }
 
 // Topics creates test topics and deletes them when the test ends.
-func Topics(t testing.TB, cfg config.Config, topics ...kafka.Topic) {
+func Topics(t testing.TB, cfg endpoints.Endpoints, topics ...kafka.Topic) {
 	t.Helper()
 	admin, err := kafka.NewAdmin(cfg.Brokers)
 	if err != nil {
@@ -89,7 +89,7 @@ func Topics(t testing.TB, cfg config.Config, topics ...kafka.Topic) {
 // OutboxConnector registers a Debezium outbox connector capturing schema.outbox, waits until it
 // runs and its replication slot is streaming, and removes connector, slot and publication when
 // the test ends.
-func OutboxConnector(t testing.TB, cfg config.Config, pg *pgx.Conn, schema string, opts ...connectors.OutboxOption) connectors.Connector {
+func OutboxConnector(t testing.TB, cfg endpoints.Endpoints, pg *pgx.Conn, schema string, opts ...connectors.OutboxOption) connectors.Connector {
 	t.Helper()
 	opts = append([]connectors.OutboxOption{
 		connectors.WithName("itest-" + schema),
@@ -142,7 +142,7 @@ func Eventually(ctx context.Context, f func() error) error {
 
 // ConsumeUntil reads every partition of topic from the oldest offset and calls keep for each
 // message until keep returns true or ctx ends.
-func ConsumeUntil(ctx context.Context, cfg config.Config, topic string, keep func(*sarama.ConsumerMessage) bool) error {
+func ConsumeUntil(ctx context.Context, cfg endpoints.Endpoints, topic string, keep func(*sarama.ConsumerMessage) bool) error {
 	consumer, err := sarama.NewConsumer(cfg.Brokers, kafka.NewSaramaConfig("orderflow-itest"))
 	if err != nil {
 		return fmt.Errorf("consumer: %w", err)
@@ -222,7 +222,7 @@ func DeleteSubjects(t testing.TB, registryURL, prefix string) {
 
 // WaitNoLag waits until every consumer group has committed offsets at the end of each of its
 // topics' partitions (nothing left to process).
-func WaitNoLag(ctx context.Context, cfg config.Config, groups map[string][]string) error {
+func WaitNoLag(ctx context.Context, cfg endpoints.Endpoints, groups map[string][]string) error {
 	meter, err := lag.NewMeter(cfg.Brokers)
 	if err != nil {
 		return err

@@ -12,7 +12,7 @@ import (
 
 	"github.com/lovoo/goka"
 
-	"github.com/orderflow/orderflow/pipelines/kafka"
+	"github.com/orderflow/orderflow/internal/kafka"
 )
 
 // DefaultPrefix names the production topics (orderflow.order.events, …).

@@ -11,10 +11,10 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/orderflow/orderflow/connectors"
-	"github.com/orderflow/orderflow/pipelines/itest"
-	"github.com/orderflow/orderflow/pipelines/kafka"
-	"github.com/orderflow/orderflow/pipelines/outbox"
-	"github.com/orderflow/orderflow/pipelines/streams"
+	"github.com/orderflow/orderflow/internal/kafka"
+	"github.com/orderflow/orderflow/internal/testkit/itest"
+	"github.com/orderflow/orderflow/processors/kernel/streams"
+	"github.com/orderflow/orderflow/processors/orders/outbox"
 )
 
 // Co-partitioning on the live stack: 300 keys written through Debezium (Kafka's Java producer)

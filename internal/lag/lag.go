@@ -16,7 +16,7 @@ import (
 	"github.com/IBM/sarama"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/orderflow/orderflow/pipelines/kafka"
+	"github.com/orderflow/orderflow/internal/kafka"
 )
 
 // Partition is the lag of one group on one partition.

@@ -1,9 +1,9 @@
-// Package config holds the endpoints every orderflow component needs: the Kafka brokers, the
+// Package endpoints holds the endpoints every orderflow component needs: the Kafka brokers, the
 // PostgreSQL DSN, the Confluent-compatible schema registry and the Kafka Connect REST API.
 //
 // Values come from the environment (ORDERFLOW_*), which flags in cmd/orderflow may override; the
 // defaults point at the local stack that `make up` starts, so nothing needs setting locally.
-package config
+package endpoints
 
 import (
 	"errors"
@@ -23,8 +23,8 @@ const (
 	DefaultConnectURL  = "http://localhost:8083"
 )
 
-// Config is the set of endpoints shared by orderflow's verbs.
-type Config struct {
+// Endpoints is the set of endpoints shared by orderflow's verbs.
+type Endpoints struct {
 	Brokers     []string // Kafka bootstrap servers
 	PGDSN       string   // PostgreSQL connection string (pgx)
 	RegistryURL string   // base URL of the Confluent-compatible registry API
@@ -36,8 +36,8 @@ type Config struct {
 }
 
 // FromEnv returns the configuration from ORDERFLOW_* variables, with local defaults.
-func FromEnv() Config {
-	c := Config{
+func FromEnv() Endpoints {
+	c := Endpoints{
 		Brokers:       splitList(getenv("ORDERFLOW_BROKERS", DefaultBrokers)),
 		PGDSN:         getenv("ORDERFLOW_PG_DSN", defaultDSN()),
 		RegistryURL:   strings.TrimRight(getenv("ORDERFLOW_REGISTRY_URL", DefaultRegistryURL), "/"),
@@ -49,7 +49,7 @@ func FromEnv() Config {
 }
 
 // Validate reports every malformed field at once.
-func (c Config) Validate() error {
+func (c Endpoints) Validate() error {
 	var errs []error
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("brokers: at least one broker address is required"))

@@ -7,7 +7,7 @@ import (
 
 	"github.com/lovoo/goka"
 
-	"github.com/orderflow/orderflow/pipelines/topology"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
 )
 
 // Dead-letter headers: where the message came from, who gave up on it and why.

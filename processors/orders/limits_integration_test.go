@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/orderflow/orderflow/pipelines/itest"
-	"github.com/orderflow/orderflow/pipelines/orders"
+	"github.com/orderflow/orderflow/internal/testkit/itest"
+	"github.com/orderflow/orderflow/processors/orders"
 	"github.com/orderflow/orderflow/schemas"
 )
 
