@@ -8,14 +8,19 @@ GO ?= go
 ORDERFLOW_STACK ?= auto
 COMPOSE := docker compose -f compose/docker-compose.yml
 BIN := bin/orderflow
+BENCH_BIN := bin/orderflow-bench
 GO_TEST_FLAGS ?= -count=1 -v -timeout 10m
 
 export ORDERFLOW_BIN := $(CURDIR)/$(BIN)
 
-.PHONY: build up down status clean demo test test-unit test-integration test-failure bench bench-quick bench-soak fmt
+.PHONY: build build-bench up down status clean demo test test-unit test-integration test-failure bench bench-quick bench-soak fmt
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orderflow
+
+# The benchmark harness is a binary of its own: the product does not link it (nor gonum).
+build-bench: build
+	$(GO) build -o $(BENCH_BIN) ./cmd/orderflow-bench
 
 # docker when ORDERFLOW_STACK=docker, or auto and a Docker engine answers; native otherwise
 STACK_MODE := $(shell if [ "$(ORDERFLOW_STACK)" = docker ] || [ "$(ORDERFLOW_STACK)" = native ]; then \
@@ -76,7 +81,7 @@ test-integration:
 test-failure: up
 	$(GO) test $(GO_TEST_FLAGS) -tags integration -run 'KilledMidLoad|TakesOver|ConnectorRestart' -p 1 -timeout 30m ./pipelines/runner/
 
-# Benchmarks on the real stack (not tests): results as JSON and plots in pipelines/bench/results,
+# Benchmarks on the real stack (not tests): results as JSON and plots in cmd/orderflow-bench/results,
 # the report in BENCHMARKS.md, next to the previous release's results (results/before). The full
 # run takes about an hour on 2 cores (the soak alone 20 minutes); bench-quick about 6 minutes and
 # writes to .run/bench-quick/ (BENCHMARKS.md there too).
@@ -84,25 +89,25 @@ BENCH_ORDERS ?= 270000
 SOAK ?= 20m
 QUICK_OUT := .run/bench-quick
 # The demo's background `orderflow run` is stopped first: it would take CPU from the measurement.
-bench: build up
+bench: build-bench up
 	compose/app.sh stop
-	bin/orderflow bench backlog --orders $(BENCH_ORDERS) --runs 3
-	bin/orderflow bench pipeline --runs 3 --step 45s --start-rate 300
-	bin/orderflow bench soak --duration $(SOAK)
-	bin/orderflow bench report --command "make bench"
+	$(BENCH_BIN) backlog --orders $(BENCH_ORDERS) --runs 3
+	$(BENCH_BIN) pipeline --runs 3 --step 45s --start-rate 300
+	$(BENCH_BIN) soak --duration $(SOAK)
+	$(BENCH_BIN) report --command "make bench"
 
 # The soak alone (80% of the maximum in the last `make bench`'s pipeline.json), then the report.
-bench-soak: build up
+bench-soak: build-bench up
 	compose/app.sh stop
-	bin/orderflow bench soak --duration $(SOAK)
-	bin/orderflow bench report --command "make bench-soak"
+	$(BENCH_BIN) soak --duration $(SOAK)
+	$(BENCH_BIN) report --command "make bench-soak"
 
-bench-quick: build up
+bench-quick: build-bench up
 	compose/app.sh stop
-	bin/orderflow bench backlog --orders 25000 --runs 1 --restore-keys 100000 --out $(QUICK_OUT)
-	bin/orderflow bench pipeline --runs 1 --step 10s --fixed-step 5s --capture-orders 1000 --start-rate 200 --out $(QUICK_OUT)
-	bin/orderflow bench soak --duration 1m --window 20s --out $(QUICK_OUT)
-	bin/orderflow bench report --out $(QUICK_OUT) --output $(QUICK_OUT)/BENCHMARKS.md --command "make bench-quick"
+	$(BENCH_BIN) backlog --orders 25000 --runs 1 --restore-keys 100000 --out $(QUICK_OUT)
+	$(BENCH_BIN) pipeline --runs 1 --step 10s --fixed-step 5s --capture-orders 1000 --start-rate 200 --out $(QUICK_OUT)
+	$(BENCH_BIN) soak --duration 1m --window 20s --out $(QUICK_OUT)
+	$(BENCH_BIN) report --out $(QUICK_OUT) --output $(QUICK_OUT)/BENCHMARKS.md --command "make bench-quick"
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

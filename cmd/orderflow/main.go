@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/orderflow/orderflow/cmd/internal/cli"
 	"github.com/orderflow/orderflow/internal/endpoints"
 )
 
@@ -57,12 +58,7 @@ func newRootCmd() *cobra.Command {
 			return cfg.Validate()
 		},
 	}
-	f := root.PersistentFlags()
-	f.StringSliceVar(&cfg.Brokers, "brokers", cfg.Brokers, "Kafka bootstrap servers (env ORDERFLOW_BROKERS)")
-	f.StringVar(&cfg.PGDSN, "pg-dsn", cfg.PGDSN, "PostgreSQL DSN (env ORDERFLOW_PG_DSN; the default is for the local stack only)")
-	f.StringVar(&cfg.RegistryURL, "registry-url", cfg.RegistryURL, "Confluent-compatible schema registry base URL (env ORDERFLOW_REGISTRY_URL)")
-	f.StringVar(&cfg.ConnectURL, "connect-url", cfg.ConnectURL, "Kafka Connect REST URL (env ORDERFLOW_CONNECT_URL)")
-	f.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "timeout of one request to Kafka, Connect, the registry or PostgreSQL")
+	cli.BindEndpoints(root, &cfg)
 
 	root.AddCommand(
 		newStackCmd(&cfg),
@@ -76,7 +72,6 @@ func newRootCmd() *cobra.Command {
 		newDLQCmd(&cfg),
 		newLagCmd(&cfg),
 		newReprocessCmd(&cfg),
-		newBenchCmd(&cfg),
 	)
 	return root
 }

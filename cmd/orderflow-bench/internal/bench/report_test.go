@@ -98,7 +98,7 @@ func TestReportMediansRangesAndRatios(t *testing.T) {
 
 func TestReportWithoutResultsSaysWhatToRun(t *testing.T) {
 	err := Report(ReportConfig{ResultsDir: t.TempDir(), Output: filepath.Join(t.TempDir(), "B.md")})
-	if err == nil || !strings.Contains(err.Error(), "orderflow bench backlog") {
+	if err == nil || !strings.Contains(err.Error(), "orderflow-bench backlog") {
 		t.Fatalf("err = %v", err)
 	}
 }

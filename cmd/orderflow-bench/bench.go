@@ -10,17 +10,18 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/orderflow/orderflow/cmd/orderflow-bench/internal/bench"
 	"github.com/orderflow/orderflow/internal/endpoints"
-	"github.com/orderflow/orderflow/pipelines/bench"
 )
 
 func newBenchCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Benchmarks on the running stack, each against a baseline measured in the same run (results as JSON; `bench report` writes BENCHMARKS.md)",
+		Short: "Benchmarks on the running stack, each against a baseline measured in the same run (results as JSON; `orderflow-bench report` writes BENCHMARKS.md)",
 	}
-	var out, cpuProfile string
-	cmd.PersistentFlags().StringVar(&out, "out", "pipelines/bench/results", "directory of the JSON results and plots")
+	var out, cpuProfile, orderflowBin string
+	cmd.PersistentFlags().StringVar(&out, "out", "cmd/orderflow-bench/results", "directory of the JSON results and plots")
+	cmd.PersistentFlags().StringVar(&orderflowBin, "orderflow", defaultOrderflow(), "the orderflow binary that runs the processors (env ORDERFLOW_BIN)")
 	cmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the harness and in-process consumers, e.g. the reprocessing join) to this file")
 	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if err := cfg.Validate(); err != nil {
@@ -69,7 +70,7 @@ func newBenchCmd(cfg *endpoints.Endpoints) *cobra.Command {
 		Short: "Maximum sustainable order rate (vs Debezium-only capture), freshness at 50% of it and at a fixed rate (vs the CDC floor), " +
 			"view reads while ingesting (vs idle), CPU per 1000 orders per component; a private deployment per run",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pc.Endpoints, pc.Log, pc.OutDir = *cfg, cmd.ErrOrStderr(), out
+			pc.Endpoints, pc.Log, pc.OutDir, pc.Binary = *cfg, cmd.ErrOrStderr(), out, orderflowBin
 			if err := bench.WriteSettings(out, bench.Settings(cmd.Context(), *cfg)); err != nil {
 				return err
 			}
@@ -95,7 +96,7 @@ func newBenchCmd(cfg *endpoints.Endpoints) *cobra.Command {
 		Short: "One long-running deployment at a steady rate (default 80% of the maximum in pipeline.json) for 20 minutes, " +
 			"measured minute by minute: rate, freshness and CPU per order from the first window to the last",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sc.Endpoints, sc.Log, sc.OutDir = *cfg, cmd.ErrOrStderr(), out
+			sc.Endpoints, sc.Log, sc.OutDir, sc.Binary = *cfg, cmd.ErrOrStderr(), out, orderflowBin
 			res, err := bench.Soak(cmd.Context(), sc)
 			if err != nil {
 				return err

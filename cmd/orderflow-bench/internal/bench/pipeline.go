@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,7 +19,7 @@ import (
 // PipelineConfig configures the end-to-end benchmarks (throughput, freshness, view reads, CPU).
 type PipelineConfig struct {
 	Endpoints     endpoints.Endpoints
-	Binary        string        // the orderflow binary that runs the processors (default: this executable)
+	Binary        string        // the orderflow binary that runs the processors (required)
 	Step          time.Duration // length of each rate step (default 45s)
 	Runs          int           // runs of every metric (default 3), each on a fresh deployment
 	StartRate     float64       // first rate of the throughput search (orders/s, default 40)
@@ -67,11 +68,7 @@ type PipelineResult struct {
 // with the processors in their own `orderflow run` process.
 func Pipeline(ctx context.Context, cfg PipelineConfig) (PipelineResult, error) {
 	if cfg.Binary == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return PipelineResult{}, err
-		}
-		cfg.Binary = exe
+		return PipelineResult{}, errors.New("bench: no orderflow binary to run the processors (--orderflow, env ORDERFLOW_BIN)")
 	}
 	cfg.Step = cmpOr(cfg.Step, 45*time.Second)
 	cfg.FixedStep = cmpOr(cfg.FixedStep, 10*time.Second)

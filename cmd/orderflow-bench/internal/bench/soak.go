@@ -2,9 +2,9 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -18,7 +18,7 @@ import (
 // per order stay flat as history grows.
 type SoakConfig struct {
 	Endpoints endpoints.Endpoints
-	Binary    string        // the orderflow binary that runs the processors (default: this executable)
+	Binary    string        // the orderflow binary that runs the processors (required)
 	Rate      float64       // orders/s; 0: Fraction of the maximum in OutDir/pipeline.json
 	Fraction  float64       // default 0.8
 	Duration  time.Duration // default 20m
@@ -41,11 +41,7 @@ type SoakResult struct {
 // CPU per component over the window and its drain).
 func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 	if cfg.Binary == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return SoakResult{}, err
-		}
-		cfg.Binary = exe
+		return SoakResult{}, errors.New("bench: no orderflow binary to run the processors (--orderflow, env ORDERFLOW_BIN)")
 	}
 	cfg.Fraction = cmpOr(cfg.Fraction, 0.8)
 	cfg.Duration = cmpOr(cfg.Duration, 20*time.Minute)
@@ -55,7 +51,7 @@ func Soak(ctx context.Context, cfg SoakConfig) (SoakResult, error) {
 	if res.Rate == 0 {
 		var pipe PipelineResult
 		if err := readJSON(filepath.Join(cfg.OutDir, "pipeline.json"), &pipe); err != nil || len(pipe.Searches) == 0 {
-			return res, fmt.Errorf("soak: no rate given and no maximum in %s/pipeline.json (run `orderflow bench pipeline` first): %v", cfg.OutDir, err)
+			return res, fmt.Errorf("soak: no rate given and no maximum in %s/pipeline.json (run `orderflow-bench pipeline` first): %v", cfg.OutDir, err)
 		}
 		res.MaxSustainable = spreadOf(collect(pipe.Searches, func(s Search) float64 { return s.MaxSustainable })).median
 		res.Fraction = cfg.Fraction

@@ -1,0 +1,18 @@
+// Package cli is what orderflow's binaries share: the endpoint flags.
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/orderflow/orderflow/internal/endpoints"
+)
+
+// BindEndpoints binds the endpoint flags to cfg (its values, from the environment, are the defaults).
+func BindEndpoints(root *cobra.Command, cfg *endpoints.Endpoints) {
+	f := root.PersistentFlags()
+	f.StringSliceVar(&cfg.Brokers, "brokers", cfg.Brokers, "Kafka bootstrap servers (env ORDERFLOW_BROKERS)")
+	f.StringVar(&cfg.PGDSN, "pg-dsn", cfg.PGDSN, "PostgreSQL DSN (env ORDERFLOW_PG_DSN; the default is for the local stack only)")
+	f.StringVar(&cfg.RegistryURL, "registry-url", cfg.RegistryURL, "Confluent-compatible schema registry base URL (env ORDERFLOW_REGISTRY_URL)")
+	f.StringVar(&cfg.ConnectURL, "connect-url", cfg.ConnectURL, "Kafka Connect REST URL (env ORDERFLOW_CONNECT_URL)")
+	f.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "timeout of one request to Kafka, Connect, the registry or PostgreSQL")
+}
