@@ -9,7 +9,7 @@ import (
 
 	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/internal/lag"
-	"github.com/orderflow/orderflow/pipelines/runner"
+	"github.com/orderflow/orderflow/pipelines/catalog"
 )
 
 func newLagCmd(cfg *endpoints.Endpoints) *cobra.Command {
@@ -29,7 +29,7 @@ func newLagCmd(cfg *endpoints.Endpoints) *cobra.Command {
 				return err
 			}
 			defer meter.Close()
-			ps, err := meter.Measure(cmd.Context(), runner.Inputs(t))
+			ps, err := meter.Measure(cmd.Context(), catalog.Inputs(t))
 			if err != nil {
 				return err
 			}

@@ -26,7 +26,7 @@ import (
 	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/internal/kafka"
 	"github.com/orderflow/orderflow/internal/lag"
-	"github.com/orderflow/orderflow/pipelines/runner"
+	"github.com/orderflow/orderflow/pipelines/catalog"
 	"github.com/orderflow/orderflow/processors/inventory"
 	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
@@ -67,7 +67,7 @@ func Run(ctx context.Context, ep endpoints.Endpoints, live topology.Topology, pr
 		return Stats{}, err
 	}
 	group := string(t.Group(processor))
-	inputs := runner.Inputs(t)[group]
+	inputs := catalog.Inputs(t)[group]
 	slices.SortStableFunc(inputs, func(x, y string) int { return causalRank(t, x) - causalRank(t, y) })
 	meter, err := lag.NewMeter(ep.Brokers)
 	if err != nil {

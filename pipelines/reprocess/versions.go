@@ -16,7 +16,7 @@ import (
 
 	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/internal/kafka"
-	"github.com/orderflow/orderflow/pipelines/runner"
+	"github.com/orderflow/orderflow/pipelines/catalog"
 	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
 	"github.com/orderflow/orderflow/processors/orderstatus"
@@ -35,13 +35,13 @@ func Shadow(live topology.Topology, processor, version string) topology.Topology
 // versionTopics lists what a table version of processor owns: its group table and, for a shadow
 // version, its private output and dead-letter topics (never a live topic).
 func versionTopics(t topology.Topology, processor string) []kafka.Topic {
-	g := runner.Groups(t, streams.Env{})[processor]
+	spec, _ := catalog.Spec(t, processor)
 	out := []kafka.Topic{{Name: string(t.Table(processor)), Partitions: t.Partitions, Compacted: true}}
 	if !t.Shadow {
 		return out
 	}
-	for _, o := range g.OutputStreams() {
-		out = append(out, kafka.Topic{Name: o.Topic(), Partitions: t.Partitions, Retention: kafka.EventRetention()})
+	for _, o := range spec.Writes(t) {
+		out = append(out, kafka.Topic{Name: string(o), Partitions: t.Partitions, Retention: kafka.EventRetention()})
 	}
 	return out
 }
@@ -65,7 +65,7 @@ func Compare(ctx context.Context, ep endpoints.Endpoints, live topology.Topology
 	if err != nil {
 		return Diff{}, err
 	}
-	table := runner.Groups(live, streams.Env{Serde: serde})[processor].GroupTable().Codec()
+	table := catalog.Groups(live, streams.Env{Serde: serde})[processor].GroupTable().Codec()
 	if processor == topology.GroupOrderStatus {
 		table = served{table}
 	}
@@ -123,7 +123,7 @@ func Switch(ctx context.Context, ep endpoints.Endpoints, live topology.Topology,
 	if err := requireIdle(admin, group); err != nil {
 		return err
 	}
-	inputs := runner.Inputs(next)[group]
+	inputs := catalog.Inputs(next)[group]
 	partitions := map[string][]int32{}
 	for _, in := range inputs {
 		ps, err := client.Partitions(in)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/orderflow/orderflow/connectors"
 	"github.com/orderflow/orderflow/internal/testkit/itest"
+	"github.com/orderflow/orderflow/pipelines/catalog"
 	"github.com/orderflow/orderflow/pipelines/loadgen"
 	"github.com/orderflow/orderflow/pipelines/runner"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
@@ -125,7 +126,7 @@ func (p *pipeline) checkLoad(t *testing.T, lc loadgen.Config, during func()) loa
 	t.Logf("%d orders: p50 %s p99 %s", n, res.Percentile(50), res.Percentile(99))
 	// An order is terminal before its reservation is committed in the ledger (reservations →
 	// sku-commands → inventory runs after the shipment): let every processor catch up first.
-	if err := itest.WaitNoLag(itest.Context(t, 2*time.Minute), p.cfg, runner.Inputs(p.topo)); err != nil {
+	if err := itest.WaitNoLag(itest.Context(t, 2*time.Minute), p.cfg, catalog.Inputs(p.topo)); err != nil {
 		t.Fatalf("processors did not catch up: %v", err)
 	}
 	for sku, set := range loadgen.Stock(n) {

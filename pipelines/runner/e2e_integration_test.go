@@ -21,6 +21,7 @@ import (
 	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/internal/kafka"
 	"github.com/orderflow/orderflow/internal/testkit/itest"
+	"github.com/orderflow/orderflow/pipelines/catalog"
 	"github.com/orderflow/orderflow/pipelines/runner"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
 	"github.com/orderflow/orderflow/processors/orders"
@@ -315,7 +316,7 @@ func TestIntegrationOrderPipelineEndToEnd(t *testing.T) {
 		}
 	}
 	// An order is terminal before its reservation is committed in the ledger: catch up first.
-	if err := itest.WaitNoLag(itest.Context(t, 2*time.Minute), p.cfg, runner.Inputs(p.topo)); err != nil {
+	if err := itest.WaitNoLag(itest.Context(t, 2*time.Minute), p.cfg, catalog.Inputs(p.topo)); err != nil {
 		t.Fatalf("processors did not catch up: %v", err)
 	}
 	if scarceShipped != 30 {
@@ -368,7 +369,7 @@ func TestIntegrationOrderPipelineEndToEnd(t *testing.T) {
 			t.Errorf("our producer put key %s on partition %d, Debezium on %d", m.Key, part, m.Partition)
 		}
 	}
-	groups := runner.Inputs(p.topo)
+	groups := catalog.Inputs(p.topo)
 	if err := itest.WaitNoLag(itest.Context(t, 2*time.Minute), cfg, groups); err != nil {
 		t.Fatalf("processors did not consume the redelivered events: %v", err)
 	}

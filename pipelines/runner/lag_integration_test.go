@@ -18,6 +18,7 @@ import (
 	"github.com/orderflow/orderflow/internal/kafka"
 	"github.com/orderflow/orderflow/internal/lag"
 	"github.com/orderflow/orderflow/internal/testkit/itest"
+	"github.com/orderflow/orderflow/pipelines/catalog"
 	"github.com/orderflow/orderflow/pipelines/runner"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
 )
@@ -69,7 +70,7 @@ func TestIntegrationLagSLOAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer meter.Close()
-	groups := runner.Inputs(p.topo)
+	groups := catalog.Inputs(p.topo)
 	const slo = time.Second
 	time.Sleep(slo + 200*time.Millisecond) // the oldest message must be older than the SLO
 	ps, err := meter.Measure(itest.Context(t, time.Minute), groups)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/orderflow/orderflow/internal/kafka"
 	"github.com/orderflow/orderflow/internal/testkit/itest"
-	"github.com/orderflow/orderflow/pipelines/runner"
+	"github.com/orderflow/orderflow/pipelines/catalog"
 	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
@@ -76,7 +76,7 @@ func TestIntegrationLedgerSurvivesHeavyTrafficCrashAndRedelivery(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := itest.WaitNoLag(itest.Context(t, 3*time.Minute), p.cfg, runner.Inputs(p.topo)); err != nil {
+	if err := itest.WaitNoLag(itest.Context(t, 3*time.Minute), p.cfg, catalog.Inputs(p.topo)); err != nil {
 		t.Fatalf("processors did not catch up: %v", err)
 	}
 	want := int64(orders - committed)
@@ -109,7 +109,7 @@ func TestIntegrationLedgerSurvivesHeavyTrafficCrashAndRedelivery(t *testing.T) {
 	if _, _, err := producer.SendMessage(firstHold); err != nil { // a stale HOLD, long closed
 		t.Fatal(err)
 	}
-	if err := itest.WaitNoLag(itest.Context(t, 2*time.Minute), p.cfg, runner.Inputs(p.topo)); err != nil {
+	if err := itest.WaitNoLag(itest.Context(t, 2*time.Minute), p.cfg, catalog.Inputs(p.topo)); err != nil {
 		t.Fatalf("processors did not catch up: %v", err)
 	}
 	waitStock(t, p, sku, want, 0)

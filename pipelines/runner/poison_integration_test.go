@@ -22,8 +22,8 @@ import (
 
 	"github.com/orderflow/orderflow/internal/kafka"
 	"github.com/orderflow/orderflow/internal/testkit/itest"
+	"github.com/orderflow/orderflow/pipelines/catalog"
 	"github.com/orderflow/orderflow/pipelines/deadletter"
-	"github.com/orderflow/orderflow/pipelines/runner"
 	"github.com/orderflow/orderflow/processors/kernel/proctest"
 	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
@@ -270,7 +270,7 @@ func placeAndComplete(t *testing.T, p *pipeline, n int) {
 // processor reading the topic, with its kind and the original payload.
 func checkDeadLetters(t *testing.T, p *pipeline, cases []poison) {
 	readers := map[string]int{}
-	for _, inputs := range runner.Inputs(p.topo) {
+	for _, inputs := range catalog.Inputs(p.topo) {
 		for _, in := range inputs {
 			readers[in]++
 		}

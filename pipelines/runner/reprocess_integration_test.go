@@ -15,6 +15,7 @@ import (
 
 	"github.com/orderflow/orderflow/internal/kafka"
 	"github.com/orderflow/orderflow/internal/testkit/itest"
+	"github.com/orderflow/orderflow/pipelines/catalog"
 	"github.com/orderflow/orderflow/pipelines/reprocess"
 	"github.com/orderflow/orderflow/pipelines/runner"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
@@ -91,7 +92,7 @@ func TestIntegrationReprocessEveryProcessorLeavesLiveStateAlone(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
-	if err := itest.WaitNoLag(itest.Context(t, 2*time.Minute), p.cfg, runner.Inputs(p.topo)); err != nil {
+	if err := itest.WaitNoLag(itest.Context(t, 2*time.Minute), p.cfg, catalog.Inputs(p.topo)); err != nil {
 		t.Fatal(err)
 	}
 	before := liveState(p, ids, "A", "B")

@@ -32,15 +32,11 @@ import (
 	"github.com/orderflow/orderflow/internal/lag"
 	"github.com/orderflow/orderflow/internal/tracing"
 	"github.com/orderflow/orderflow/pipelines/api"
+	"github.com/orderflow/orderflow/pipelines/catalog"
 	"github.com/orderflow/orderflow/pipelines/views"
-	"github.com/orderflow/orderflow/processors/inventory"
 	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
 	"github.com/orderflow/orderflow/processors/orders"
-	"github.com/orderflow/orderflow/processors/orderstatus"
-	"github.com/orderflow/orderflow/processors/payments"
-	"github.com/orderflow/orderflow/processors/reservations"
-	"github.com/orderflow/orderflow/processors/shipping"
 	"github.com/orderflow/orderflow/schemas/codec"
 )
 
@@ -126,7 +122,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if a.meter, err = lag.NewMeter(cfg.Endpoints.Brokers); err != nil {
 		return nil, err
 	}
-	a.reg.MustRegister(lag.NewCollector(a.meter, Inputs(cfg.Topology), cfg.LagSLO))
+	a.reg.MustRegister(lag.NewCollector(a.meter, catalog.Inputs(cfg.Topology), cfg.LagSLO))
 	for _, name := range cfg.Processors {
 		p, err := a.processor(name)
 		if err != nil {
@@ -186,32 +182,10 @@ func boolGauge(b bool) float64 {
 
 func (a *App) processor(name string) (*goka.Processor, error) {
 	t := a.cfg.Topology
-	g := Groups(t, streams.Env{Serde: a.serde, Poison: streams.DeadLetter(t, name), Metrics: a.metrics, Contracts: t.Contracts(),
+	g := catalog.Groups(t, streams.Env{Serde: a.serde, Poison: streams.DeadLetter(t, name), Metrics: a.metrics, Contracts: t.Contracts(),
 		Tracer: a.tracer.Tracer("orderflow/processors/" + name)})[name]
 	return goka.NewProcessor(a.cfg.Endpoints.Brokers, g,
 		streams.ProcessorOptions(a.cfg.Endpoints.Brokers, t.Group(name), a.cfg.StateDir)...)
-}
-
-// Groups returns the group graph of every processor of topology t, by processor name.
-func Groups(t topology.Topology, env streams.Env) map[string]*goka.GroupGraph {
-	return map[string]*goka.GroupGraph{
-		topology.GroupPayments:     payments.Group(t, env),
-		topology.GroupReservations: reservations.Group(t, env),
-		topology.GroupInventory:    inventory.Group(t, env),
-		topology.GroupShipping:     shipping.Group(t, env),
-		topology.GroupOrderStatus:  orderstatus.Group(t, env),
-	}
-}
-
-// Inputs maps each processor's consumer group to its input topics (for lag measurement).
-func Inputs(t topology.Topology) map[string][]string {
-	out := map[string][]string{}
-	for _, g := range Groups(t, streams.Env{}) {
-		for _, in := range g.InputStreams() {
-			out[string(g.Group())] = append(out[string(g.Group())], in.Topic())
-		}
-	}
-	return out
 }
 
 // Handler is the HTTP API (nil when the API is off).

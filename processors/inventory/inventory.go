@@ -191,10 +191,15 @@ func Decide(t topology.Topology) streams.Decider[State] {
 // TableCodec is the codec of the ledger's table (views read it too).
 func TableCodec() goka.Codec { return streams.StateCodec[State, *State]{} }
 
+// Spec is what the inventory ledger processor reads and writes.
+func Spec(t topology.Topology) streams.Spec {
+	return streams.Spec{Processor: topology.GroupInventory,
+		Inputs:  []goka.Stream{t.StockEvents(), t.SkuCommands()},
+		Outputs: []goka.Stream{t.SkuReplies()}}
+}
+
 // Group defines the inventory ledger processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
 	cb := streams.DurableCallback(env, topology.GroupInventory, Decide(t), schemas.StockAdjusted{}, schemas.SkuCommand{})
-	return streams.DefineGroup(t, topology.GroupInventory, TableCodec(), cb,
-		[]goka.Stream{t.StockEvents(), t.SkuCommands()},
-		t.SkuReplies())
+	return streams.Define(t, Spec(t), TableCodec(), cb)
 }

@@ -179,10 +179,15 @@ func TableCodec(serde *codec.Serde) goka.Codec {
 	return codec.GokaCodec[schemas.OrderStatus]{Serde: serde}
 }
 
+// Spec is what the order-status processor reads and writes.
+func Spec(t topology.Topology) streams.Spec {
+	return streams.Spec{Processor: topology.GroupOrderStatus,
+		Inputs:  []goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.InventoryEvents(), t.ShippingEvents()},
+		Outputs: []goka.Stream{t.StatusChanges()}}
+}
+
 // Group defines the order-status processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
 	cb := streams.Callback(env, topology.GroupOrderStatus, Decide(t))
-	return streams.DefineGroup(t, topology.GroupOrderStatus, TableCodec(env.Serde), cb,
-		[]goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.InventoryEvents(), t.ShippingEvents()},
-		t.StatusChanges())
+	return streams.Define(t, Spec(t), TableCodec(env.Serde), cb)
 }

@@ -141,10 +141,15 @@ func declineDetail(r schemas.DeclineReason) string {
 	return "customer is not allowed to pay"
 }
 
+// Spec is what the payments processor reads and writes.
+func Spec(t topology.Topology) streams.Spec {
+	return streams.Spec{Processor: topology.GroupPayments,
+		Inputs:  []goka.Stream{t.OrderEvents(), t.InventoryEvents()},
+		Outputs: []goka.Stream{t.PaymentEvents()}}
+}
+
 // Group defines the payments processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
 	cb := streams.DurableCallback(env, topology.GroupPayments, Decide(t), schemas.OrderPlaced{}, schemas.StockRejected{})
-	return streams.DefineGroup(t, topology.GroupPayments, streams.StateCodec[State, *State]{}, cb,
-		[]goka.Stream{t.OrderEvents(), t.InventoryEvents()},
-		t.PaymentEvents())
+	return streams.Define(t, Spec(t), streams.StateCodec[State, *State]{}, cb)
 }

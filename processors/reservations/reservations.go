@@ -277,11 +277,16 @@ func Decide(t topology.Topology) streams.Decider[State] {
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
+// Spec is what the reservations processor reads and writes.
+func Spec(t topology.Topology) streams.Spec {
+	return streams.Spec{Processor: topology.GroupReservations,
+		Inputs:  []goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.ShippingEvents(), t.SkuReplies()},
+		Outputs: []goka.Stream{t.SkuCommands(), t.InventoryEvents()}}
+}
+
 // Group defines the reservations processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
 	cb := streams.DurableCallback(env, topology.GroupReservations, Decide(t),
 		schemas.OrderPlaced{}, schemas.SkuReply{}, schemas.PaymentDeclined{}, schemas.ShipmentCreated{})
-	return streams.DefineGroup(t, topology.GroupReservations, streams.StateCodec[State, *State]{}, cb,
-		[]goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.ShippingEvents(), t.SkuReplies()},
-		t.SkuCommands(), t.InventoryEvents())
+	return streams.Define(t, Spec(t), streams.StateCodec[State, *State]{}, cb)
 }

@@ -95,11 +95,16 @@ func Decide(t topology.Topology) streams.Decider[State] {
 	}
 }
 
+// Spec is what the shipping processor reads and writes.
+func Spec(t topology.Topology) streams.Spec {
+	return streams.Spec{Processor: topology.GroupShipping,
+		Inputs:  []goka.Stream{t.PaymentEvents(), t.InventoryEvents()},
+		Outputs: []goka.Stream{t.ShippingEvents()}}
+}
+
 // Group defines the shipping processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
 	cb := streams.DurableCallback(env, topology.GroupShipping, Decide(t), schemas.PaymentAuthorized{}, schemas.StockReserved{},
 		schemas.PaymentDeclined{}, schemas.StockRejected{}, schemas.StockReleased{})
-	return streams.DefineGroup(t, topology.GroupShipping, streams.StateCodec[State, *State]{}, cb,
-		[]goka.Stream{t.PaymentEvents(), t.InventoryEvents()},
-		t.ShippingEvents())
+	return streams.Define(t, Spec(t), streams.StateCodec[State, *State]{}, cb)
 }

@@ -15,8 +15,8 @@ import (
 
 	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/internal/kafka"
+	"github.com/orderflow/orderflow/pipelines/catalog"
 	"github.com/orderflow/orderflow/pipelines/reprocess"
-	"github.com/orderflow/orderflow/pipelines/runner"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
@@ -161,7 +161,7 @@ func Backlog(ctx context.Context, cfg BacklogConfig) (BacklogResult, error) {
 	}
 	res := BacklogResult{Orders: h.Orders, Events: h.Events, PerTopic: h.PerTopic, WriteSeconds: h.Elapsed.Seconds()}
 	logf("wrote %d events in %.1fs", h.Events, h.Elapsed.Seconds())
-	inputs := runner.Inputs(t)[string(t.Group(topology.GroupOrderStatus))]
+	inputs := catalog.Inputs(t)[string(t.Group(topology.GroupOrderStatus))]
 	var want int64
 	for _, tp := range inputs {
 		want += h.PerTopic[tp]

@@ -11,8 +11,8 @@ import (
 	"github.com/lovoo/goka"
 
 	"github.com/orderflow/orderflow/internal/lag"
+	"github.com/orderflow/orderflow/pipelines/catalog"
 	"github.com/orderflow/orderflow/pipelines/loadgen"
-	"github.com/orderflow/orderflow/pipelines/runner"
 )
 
 // Latency percentiles in milliseconds.
@@ -131,7 +131,7 @@ func (s *stepRun) run(ctx context.Context, rate float64, d, drainMax time.Durati
 	ids := make([]string, 0, n)
 	intended := map[string]time.Time{}
 
-	inputs := runner.Inputs(s.env.Topology)
+	inputs := catalog.Inputs(s.env.Topology)
 	lagCtx, stopLag := context.WithCancel(ctx)
 	var lagPoints []LagPoint
 	var lagWG sync.WaitGroup
@@ -230,7 +230,7 @@ func (s *stepRun) run(ctx context.Context, rate float64, d, drainMax time.Durati
 func (s *stepRun) waitNoLag(ctx context.Context, timeout time.Duration) {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	_ = s.meter.WaitCaughtUp(wctx, runner.Inputs(s.env.Topology), 250*time.Millisecond) // a step may start on a remainder
+	_ = s.meter.WaitCaughtUp(wctx, catalog.Inputs(s.env.Topology), 250*time.Millisecond) // a step may start on a remainder
 }
 
 // settle waits until every order of ids is terminal and fails, naming how many are not, after
