@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/processors/orders/outbox"
 )
 
@@ -299,4 +300,16 @@ func TopicFor(c Connector, aggregateType string) string {
 		repl = "outbox.event.${routedByValue}"
 	}
 	return strings.ReplaceAll(repl, "${routedByValue}", aggregateType)
+}
+
+// ForDeployment is the outbox connector of a deployment: topics under prefix, the outbox table
+// in schema, the database of ep. The deployment in the default schema has the default name
+// (orderflow-outbox); one in another schema is named <prefix>-outbox, with its own slot and
+// publication. extra options come last (they may rename it or add settings).
+func ForDeployment(ep endpoints.Endpoints, prefix, schema string, extra ...OutboxOption) (Connector, error) {
+	opts := []OutboxOption{WithDatabase(ep.PGDSN), WithDatabaseHost(ep.ConnectPGHost), WithTopicPrefix(prefix)}
+	if schema != outbox.DefaultSchema {
+		opts = append(opts, WithOutboxTable(schema), WithName(prefix+"-outbox"))
+	}
+	return OutboxConnector(append(opts, extra...)...)
 }

@@ -10,6 +10,9 @@ import (
 
 	"github.com/orderflow/orderflow/connectors"
 	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/pipelines/setup"
+	"github.com/orderflow/orderflow/processors/kernel/topology"
+	"github.com/orderflow/orderflow/processors/orders/outbox"
 )
 
 func newConnectorsCmd(cfg *endpoints.Endpoints) *cobra.Command {
@@ -23,8 +26,7 @@ func newConnectorsCmd(cfg *endpoints.Endpoints) *cobra.Command {
 
 	load := func() (connectors.Connector, error) {
 		if file == "" {
-			return connectors.OutboxConnector(connectors.WithDatabase(cfg.PGDSN),
-				connectors.WithDatabaseHost(cfg.ConnectPGHost))
+			return connectors.ForDeployment(*cfg, topology.DefaultPrefix, outbox.DefaultSchema)
 		}
 		f, err := os.Open(file)
 		if err != nil {
@@ -43,7 +45,7 @@ func newConnectorsCmd(cfg *endpoints.Endpoints) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), 2*cfg.Timeout+60e9)
+			ctx, cancel := context.WithTimeout(cmd.Context(), setup.Timeout)
 			defer cancel()
 			if err := client().Apply(ctx, conn); err != nil {
 				return err

@@ -40,17 +40,14 @@ func newLagCmd(cfg *endpoints.Endpoints) *cobra.Command {
 					continue
 				}
 				verdict := "ok"
-				if p.TimeLag > slo {
+				if len(lag.Breaches([]lag.Partition{p}, slo)) > 0 {
 					verdict = "BREACH"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t\n", p.Group, p.Topic, p.Partition, p.End, p.Committed, p.Lag,
 					p.TimeLag.Round(time.Millisecond), verdict)
 			}
 			tw.Flush()
-			var total int64
-			for _, p := range ps {
-				total += p.Lag
-			}
+			total := lag.Total(ps)
 			breaches := lag.Breaches(ps, slo)
 			fmt.Fprintf(cmd.OutOrStdout(), "%d partitions, total lag %d messages, %d over the %s SLO\n", len(ps), total, len(breaches), slo)
 			if len(breaches) > 0 {
@@ -60,7 +57,7 @@ func newLagCmd(cfg *endpoints.Endpoints) *cobra.Command {
 		},
 	}
 	d.bind(cmd)
-	cmd.Flags().DurationVar(&slo, "slo", 10*time.Second, "largest acceptable time lag (age of the oldest unprocessed message)")
+	cmd.Flags().DurationVar(&slo, "slo", lag.DefaultSLO, "largest acceptable time lag (age of the oldest unprocessed message)")
 	cmd.Flags().BoolVar(&all, "all", false, "also list partitions without lag")
 	return cmd
 }

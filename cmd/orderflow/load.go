@@ -4,14 +4,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
 	"github.com/orderflow/orderflow/internal/endpoints"
-	"github.com/orderflow/orderflow/processors/orders"
-	"github.com/orderflow/orderflow/schemas/codec"
-
 	"github.com/orderflow/orderflow/pipelines/loadgen"
+	"github.com/orderflow/orderflow/processors/orders/outbox"
 )
 
 func newLoadCmd(cfg *endpoints.Endpoints) *cobra.Command {
@@ -29,21 +26,12 @@ func newLoadCmd(cfg *endpoints.Endpoints) *cobra.Command {
 				c.Progress = cmd.ErrOrStderr()
 			}
 			if direct {
-				pc, err := pgxpool.ParseConfig(cfg.PGDSN)
-				if err != nil {
-					return fmt.Errorf("postgres: %w", err)
-				}
-				pc.MaxConns = int32(max(4, c.Concurrency))
-				pool, err := pgxpool.NewWithConfig(cmd.Context(), pc)
-				if err != nil {
-					return fmt.Errorf("postgres: %w", err)
-				}
-				defer pool.Close()
-				serde, err := codec.New(codec.NewSRClient(cfg.RegistryURL))
+				placer, closePool, err := loadgen.NewStorePlacer(cmd.Context(), *cfg, schema, c.Concurrency)
 				if err != nil {
 					return err
 				}
-				c.Placer = loadgen.StorePlacer{Store: orders.NewStore(pool, serde, schema)}
+				defer closePool()
+				c.Placer = placer
 			}
 			res, err := loadgen.Run(cmd.Context(), c)
 			fmt.Fprintln(cmd.OutOrStdout())
@@ -68,7 +56,7 @@ func newLoadCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	f.IntVar(&c.Waiters, "waiters", 64, "concurrent long polls waiting for placed orders (with --open-loop)")
 	f.StringVar(&c.MetricsURL, "metrics-url", "", "orderflow /metrics to watch during the run for peak lag, drain time and RSS (e.g. http://localhost:8080/metrics)")
 	f.BoolVar(&direct, "direct", false, "write orders and their outbox events straight into PostgreSQL instead of POSTing them (faster than the API)")
-	f.StringVar(&schema, "schema", "public", "PostgreSQL schema of the orders and outbox tables (with --direct)")
+	f.StringVar(&schema, "schema", outbox.DefaultSchema, "PostgreSQL schema of the orders and outbox tables (with --direct)")
 	f.BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar")
 	return cmd
 }

@@ -3,16 +3,15 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
-	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/internal/lag"
 	"github.com/orderflow/orderflow/pipelines/runner"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
+	"github.com/orderflow/orderflow/processors/orders/outbox"
 )
 
 // deployment flags shared by run, api, topics and setup.
@@ -25,7 +24,7 @@ type deployment struct {
 func (d *deployment) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&d.prefix, "prefix", envOr("ORDERFLOW_PREFIX", topology.DefaultPrefix), "topic and group prefix of the deployment (env ORDERFLOW_PREFIX)")
 	cmd.Flags().Int32Var(&d.partitions, "partitions", topology.DefaultPartitions, "partitions of every co-partitioned topic")
-	cmd.Flags().StringVar(&d.schema, "schema", "public", "PostgreSQL schema of the orders and outbox tables")
+	cmd.Flags().StringVar(&d.schema, "schema", outbox.DefaultSchema, "PostgreSQL schema of the orders and outbox tables")
 }
 
 func (d *deployment) topology() (topology.Topology, error) {
@@ -54,24 +53,9 @@ func newRunCmd(cfg *endpoints.Endpoints, name, short string, defaultProcessors s
 			if err != nil {
 				return err
 			}
-			var procs []string
-			switch processors {
-			case "all":
-				procs = topology.Processors()
-			case "", "none":
-			default:
-				for _, p := range strings.Split(processors, ",") {
-					procs = append(procs, strings.TrimSpace(p))
-				}
-			}
-			if os.Getenv("GOGC") == "" {
-				// Processors allocate per message (Avro maps, table values) over a small live
-				// heap: collecting at 3× the live heap instead of 2× costs tens of MiB and saves
-				// a share of the GC's CPU (see BENCHMARKS.md).
-				debug.SetGCPercent(200)
-			}
+			runner.TuneGC()
 			app, err := runner.New(cmd.Context(), runner.Config{Endpoints: *cfg, Topology: t, Schema: d.schema,
-				StateDir: stateDir, Processors: procs, API: api, APIAddr: addr, MetricsAddr: metricsAddr, LagSLO: slo,
+				StateDir: stateDir, Processors: runner.ParseProcessors(processors), API: api, APIAddr: addr, MetricsAddr: metricsAddr, LagSLO: slo,
 				Profiling: profiling})
 			if err != nil {
 				return err
@@ -83,11 +67,11 @@ func newRunCmd(cfg *endpoints.Endpoints, name, short string, defaultProcessors s
 	cmd.Flags().StringVar(&processors, "processors", defaultProcessors,
 		fmt.Sprintf("processors to run: all, none, or a comma list of %v", topology.Processors()))
 	cmd.Flags().BoolVar(&api, "api", defaultAPI, "serve the HTTP API and its views")
-	cmd.Flags().StringVar(&addr, "addr", envOr("ORDERFLOW_API_ADDR", ":8080"), "API listen address (env ORDERFLOW_API_ADDR)")
-	cmd.Flags().StringVar(&stateDir, "state-dir", envOr("ORDERFLOW_STATE_DIR", filepath.Join(os.TempDir(), "orderflow-state")),
+	cmd.Flags().StringVar(&addr, "addr", envOr("ORDERFLOW_API_ADDR", runner.DefaultAPIAddr), "API listen address (env ORDERFLOW_API_ADDR)")
+	cmd.Flags().StringVar(&stateDir, "state-dir", envOr("ORDERFLOW_STATE_DIR", runner.DefaultStateDir()),
 		"local storage of tables and views (env ORDERFLOW_STATE_DIR); give each instance its own")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve /metrics on this address too (the API serves it at /metrics)")
-	cmd.Flags().DurationVar(&slo, "lag-slo", 10*time.Second, "lag SLO behind the orderflow_lag_slo_breached metric")
+	cmd.Flags().DurationVar(&slo, "lag-slo", lag.DefaultSLO, "lag SLO behind the orderflow_lag_slo_breached metric")
 	cmd.Flags().BoolVar(&profiling, "pprof", os.Getenv("ORDERFLOW_PPROF") == "1", "serve Go profiles at /debug/pprof/ next to /metrics (env ORDERFLOW_PPROF=1)")
 	return cmd
 }

@@ -217,6 +217,9 @@ func (m *Meter) timestampAt(ctx context.Context, topic string, p int32, offset i
 	}
 }
 
+// DefaultSLO is the lag SLO unless said otherwise: the age of the oldest unprocessed message.
+const DefaultSLO = 10 * time.Second
+
 // Total returns the sum of the offset lag of ps.
 func Total(ps []Partition) int64 {
 	var total int64

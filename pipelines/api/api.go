@@ -158,11 +158,11 @@ func checkAmounts(req orders.NewOrder) error {
 	}
 	var total int64
 	for i, it := range req.Items {
-		if msg := schemas.CheckLine(it.Quantity, it.UnitPriceCents); msg != "" {
+		if msg := schemas.CheckLine(it.Quantity, it.UnitPriceMinor); msg != "" {
 			return fmt.Errorf("%w: items[%d] has %s (quantity must be 1 to %d, unit_price_cents 0 to %d)",
 				orders.ErrInvalid, i, msg, schemas.MaxQuantity, schemas.MaxUnitPriceMinor)
 		}
-		amount, err := schemas.MulMinor(it.Quantity, it.UnitPriceCents)
+		amount, err := schemas.MulMinor(it.Quantity, it.UnitPriceMinor)
 		if err == nil {
 			total, err = schemas.AddMinor(total, amount)
 		}

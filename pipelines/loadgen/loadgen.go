@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/orderflow/orderflow/processors/payments"
 )
 
 // SKUs the mix uses.
@@ -60,7 +62,7 @@ type Order struct {
 type Item struct {
 	SKU            string `json:"sku"`
 	Quantity       int    `json:"quantity"`
-	UnitPriceCents int64  `json:"unit_price_cents"`
+	UnitPriceMinor int64  `json:"unit_price_cents"`
 }
 
 // Stock returns the stock the mix expects for n orders: plenty of SKU-1..4, one scarce SKU with
@@ -78,9 +80,9 @@ func Mix(i int) Order {
 	sku := fmt.Sprintf("SKU-%d", 1+i%4)
 	switch i % 20 {
 	case 14:
-		return Order{"deny-" + c, "EUR", []Item{{sku, 1, 1999}}}
+		return Order{payments.DenyPrefix + c, "EUR", []Item{{sku, 1, 1999}}} // declined: a denied customer
 	case 15:
-		return Order{c, "EUR", []Item{{sku, 1, 600000}}}
+		return Order{c, "EUR", []Item{{sku, 1, payments.LimitMinor + 100_000}}} // declined: over the limit
 	case 16, 17:
 		return Order{c, "EUR", []Item{{SkuScarce, 1, 2500}}}
 	case 18:

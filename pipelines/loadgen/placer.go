@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/processors/orders"
+	"github.com/orderflow/orderflow/schemas/codec"
 )
 
 // Placer places one order and returns its id.
@@ -38,11 +41,31 @@ type StorePlacer struct{ Store *orders.Store }
 func (p StorePlacer) Place(ctx context.Context, o Order) (string, error) {
 	req := orders.NewOrder{CustomerID: o.CustomerID, Currency: o.Currency}
 	for _, it := range o.Items {
-		req.Items = append(req.Items, orders.Item{SKU: it.SKU, Quantity: int64(it.Quantity), UnitPriceCents: it.UnitPriceCents})
+		req.Items = append(req.Items, orders.Item{SKU: it.SKU, Quantity: int64(it.Quantity), UnitPriceMinor: it.UnitPriceMinor})
 	}
 	placed, err := p.Store.Place(ctx, req, "", "")
 	if err != nil {
 		return "", err
 	}
 	return placed.OrderID, nil
+}
+
+// NewStorePlacer connects a StorePlacer to the order service's tables in schema, with a pool
+// sized for concurrency requests in flight; close releases the pool.
+func NewStorePlacer(ctx context.Context, ep endpoints.Endpoints, schema string, concurrency int) (p StorePlacer, close func(), err error) {
+	pc, err := pgxpool.ParseConfig(ep.PGDSN)
+	if err != nil {
+		return p, nil, fmt.Errorf("postgres: %w", err)
+	}
+	pc.MaxConns = int32(max(4, concurrency))
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return p, nil, fmt.Errorf("postgres: %w", err)
+	}
+	serde, err := codec.New(codec.NewSRClient(ep.RegistryURL))
+	if err != nil {
+		pool.Close()
+		return p, nil, err
+	}
+	return StorePlacer{Store: orders.NewStore(pool, serde, schema)}, pool.Close, nil
 }

@@ -192,7 +192,7 @@ func (p *pipeline) call(method, path string, body any, out any) int {
 type item struct {
 	SKU            string `json:"sku"`
 	Quantity       int    `json:"quantity"`
-	UnitPriceCents int64  `json:"unit_price_cents"`
+	UnitPriceMinor int64  `json:"unit_price_cents"`
 }
 
 type orderReq struct {

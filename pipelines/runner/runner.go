@@ -16,6 +16,8 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 	"slices"
 	"time"
 
@@ -37,18 +39,52 @@ import (
 	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
 	"github.com/orderflow/orderflow/processors/orders"
+	"github.com/orderflow/orderflow/processors/orders/outbox"
 	"github.com/orderflow/orderflow/schemas/codec"
 )
+
+// Defaults of a process; the command line shows them.
+const (
+	DefaultAPIAddr = ":8080"
+	DefaultGOGC    = 200
+)
+
+// DefaultStateDir is where tables and views are kept unless said otherwise ($TMPDIR/orderflow-state).
+func DefaultStateDir() string { return filepath.Join(os.TempDir(), "orderflow-state") }
+
+// ParseProcessors reads a processor list: "all", "none" (or empty), or names separated by commas.
+func ParseProcessors(s string) []string {
+	switch strings.TrimSpace(s) {
+	case "all":
+		return topology.Processors()
+	case "", "none":
+		return nil
+	}
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		out = append(out, strings.TrimSpace(p))
+	}
+	return out
+}
+
+// TuneGC sets the collector's target to DefaultGOGC unless GOGC is set: processors allocate per
+// message (Avro maps, table values) over a small live heap, and collecting at 3× the live heap
+// instead of 2× costs tens of MiB and saves a share of the GC's CPU (see BENCHMARKS.md).
+func TuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(DefaultGOGC)
+	}
+}
 
 // Config of one orderflow process.
 type Config struct {
 	Endpoints  endpoints.Endpoints
 	Topology   topology.Topology // with Versions nil, the serving versions are loaded from Kafka
 	Schema     string            // PostgreSQL schema of the orders and outbox tables (default public)
-	StateDir   string            // local table storage (default $TMPDIR/orderflow-state)
+	StateDir   string            // local table storage (default DefaultStateDir())
 	Processors []string          // processors to run; see topology.Processors()
 	API        bool              // serve the HTTP API (and its views)
-	APIAddr    string            // listen address of the API (default :8080); ignored when Listener is set
+	APIAddr    string            // listen address of the API (default DefaultAPIAddr); ignored when Listener is set
 	Listener   net.Listener
 	// MetricsAddr serves /metrics on its own listener (for processes without the API, whose
 	// mux serves /metrics too). Empty: not served separately.
@@ -92,10 +128,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	if cfg.Schema == "" {
-		cfg.Schema = "public"
+		cfg.Schema = outbox.DefaultSchema
 	}
 	if cfg.StateDir == "" {
-		cfg.StateDir = filepath.Join(os.TempDir(), "orderflow-state")
+		cfg.StateDir = DefaultStateDir()
 	}
 	serde, err := codec.New(codec.NewSRClient(cfg.Endpoints.RegistryURL))
 	if err != nil {
@@ -111,7 +147,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		}
 	}
 	if cfg.LagSLO == 0 {
-		cfg.LagSLO = 10 * time.Second
+		cfg.LagSLO = lag.DefaultSLO
 	}
 	a := &App{cfg: cfg, serde: serde, reg: prometheus.NewRegistry()}
 	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -221,7 +257,7 @@ func (a *App) Run(ctx context.Context) error {
 		if ln == nil {
 			addr := a.cfg.APIAddr
 			if addr == "" {
-				addr = ":8080"
+				addr = DefaultAPIAddr
 			}
 			var err error
 			if ln, err = net.Listen("tcp", addr); err != nil {

@@ -48,7 +48,7 @@ var (
 type Item struct {
 	SKU            string `json:"sku"`
 	Quantity       int64  `json:"quantity"`
-	UnitPriceCents int64  `json:"unit_price_cents"`
+	UnitPriceMinor int64  `json:"unit_price_cents"` // minor units of Currency (the wire name predates the rename)
 }
 
 // NewOrder is a request to place an order.
@@ -78,7 +78,7 @@ func (r NewOrder) Validate() error {
 			return fmt.Errorf("%w: items[%d].quantity must be > 0", ErrInvalid, i)
 		case it.Quantity > MaxQuantity:
 			return fmt.Errorf("%w: items[%d].quantity must be ≤ %d", ErrInvalid, i, MaxQuantity)
-		case it.UnitPriceCents < 0 || it.UnitPriceCents > schemas.MaxUnitPriceMinor:
+		case it.UnitPriceMinor < 0 || it.UnitPriceMinor > schemas.MaxUnitPriceMinor:
 			return fmt.Errorf("%w: items[%d].unit_price_cents must be between 0 and %d", ErrInvalid, i, int64(schemas.MaxUnitPriceMinor))
 		}
 	}
@@ -92,7 +92,7 @@ func (r NewOrder) Validate() error {
 func (r NewOrder) total() (int64, error) {
 	var t int64
 	for _, it := range r.Items {
-		line, err := schemas.MulMinor(it.Quantity, it.UnitPriceCents)
+		line, err := schemas.MulMinor(it.Quantity, it.UnitPriceMinor)
 		if err != nil {
 			return 0, err
 		}
@@ -166,8 +166,8 @@ func (s *Store) Place(ctx context.Context, req NewOrder, idempotencyKey, tracepa
 		TotalMinor: req.Total(), PlacedAt: now, Channel: schemas.ChannelAPI}
 	lineNo, skus, quantities, prices := make([]int32, len(req.Items)), make([]string, len(req.Items)), make([]int32, len(req.Items)), make([]int64, len(req.Items))
 	for i, it := range req.Items {
-		lineNo[i], skus[i], quantities[i], prices[i] = int32(i+1), it.SKU, int32(it.Quantity), it.UnitPriceCents
-		event.Lines = append(event.Lines, schemas.OrderLine{SKU: it.SKU, Quantity: int32(it.Quantity), UnitPriceMinor: it.UnitPriceCents})
+		lineNo[i], skus[i], quantities[i], prices[i] = int32(i+1), it.SKU, int32(it.Quantity), it.UnitPriceMinor
+		event.Lines = append(event.Lines, schemas.OrderLine{SKU: it.SKU, Quantity: int32(it.Quantity), UnitPriceMinor: it.UnitPriceMinor})
 	}
 	eventID := uuid.New()
 	event.Meta = schemas.Metadata{EventID: eventID.String(), EventType: "OrderPlaced", OccurredAt: now,

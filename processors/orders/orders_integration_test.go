@@ -62,7 +62,7 @@ func TestIntegrationPlaceIsAtomicAndIdempotent(t *testing.T) {
 		}
 		return n
 	}
-	req := orders.NewOrder{CustomerID: "c-1", Currency: "EUR", Items: []orders.Item{{SKU: "A", Quantity: 2, UnitPriceCents: 150}, {SKU: "B", Quantity: 1, UnitPriceCents: 99}}}
+	req := orders.NewOrder{CustomerID: "c-1", Currency: "EUR", Items: []orders.Item{{SKU: "A", Quantity: 2, UnitPriceMinor: 150}, {SKU: "B", Quantity: 1, UnitPriceMinor: 99}}}
 	first, err := store.Place(ctx, req, "k-1", "")
 	if err != nil || !first.Created {
 		t.Fatalf("place: %+v %v", first, err)

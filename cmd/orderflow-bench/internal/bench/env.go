@@ -62,9 +62,7 @@ func newPipelineEnv(ctx context.Context, ep endpoints.Endpoints, binary string) 
 		e.close()
 		return nil, err
 	}
-	e.conn, err = connectors.OutboxConnector(connectors.WithName("bench-"+e.schema), connectors.WithDatabase(ep.PGDSN),
-		connectors.WithDatabaseHost(ep.ConnectPGHost), connectors.WithOutboxTable(e.schema),
-		connectors.WithTopicPrefix(d.Topology.Prefix), connectors.WithSetting("slot.drop.on.stop", "true"))
+	e.conn, err = connectors.ForDeployment(ep, d.Topology.Prefix, e.schema, connectors.WithSetting("slot.drop.on.stop", "true"))
 	if err != nil {
 		e.close()
 		return nil, err
