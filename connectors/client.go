@@ -1,17 +1,16 @@
 package connectors
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/orderflow/orderflow/internal/httpjson"
 )
 
 // Client talks to the Kafka Connect REST API. It is safe for concurrent use.
@@ -224,47 +223,7 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("connect %s %s: encode body: %w", method, path, err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return fmt.Errorf("connect %s %s: %w", method, path, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("connect %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("connect %s %s: read answer: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Message string `json:"message"`
-		}
-		msg := strings.TrimSpace(string(data))
-		if json.Unmarshal(data, &e) == nil && e.Message != "" {
-			msg = e.Message
-		}
-		return &APIError{Method: method, Path: path, StatusCode: resp.StatusCode, Message: msg}
-	}
-	if out != nil && len(data) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("connect %s %s: decode answer: %w", method, path, err)
-		}
-	}
-	return nil
+	return httpjson.Client{Service: "connect", Base: c.base, HTTP: c.http}.Do(ctx, method, path, body, out)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

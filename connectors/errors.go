@@ -1,27 +1,17 @@
 package connectors
 
 import (
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/orderflow/orderflow/internal/httpjson"
 )
 
-// ErrNotFound is returned when Connect does not know the named connector.
-var ErrNotFound = errors.New("connector not found")
+// ErrNotFound matches an answer of Connect saying it does not know the named connector (404).
+var ErrNotFound = httpjson.ErrNotFound
 
 // APIError is a non-2xx answer from the Connect REST API.
-type APIError struct {
-	Method, Path string
-	StatusCode   int
-	Message      string
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("connect %s %s: %d %s", e.Method, e.Path, e.StatusCode, e.Message)
-}
-
-// Is makes errors.Is(err, ErrNotFound) hold for 404 answers.
-func (e *APIError) Is(target error) bool { return target == ErrNotFound && e.StatusCode == 404 }
+type APIError = httpjson.Error
 
 // InvalidConfigError lists every setting Connect's validate endpoint rejected.
 type InvalidConfigError struct {

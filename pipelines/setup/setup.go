@@ -10,7 +10,6 @@ package setup
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -131,17 +130,8 @@ func Probe(ctx context.Context, ep endpoints.Endpoints, service string) (string,
 		}
 		return "", fmt.Errorf("connect: %s is not among the installed plugins", connectors.PostgresConnectorClass)
 	case "registry":
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep.RegistryURL+"/subjects", nil)
-		if err != nil {
-			return "", fmt.Errorf("registry: %w", err)
-		}
-		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-		if err != nil {
-			return "", fmt.Errorf("registry: %w", err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return "", fmt.Errorf("registry: GET /subjects answered %s", resp.Status)
+		if _, err := gate.New(ep.RegistryURL).Subjects(ctx); err != nil {
+			return "", err
 		}
 		return "registry: ok", nil
 	}

@@ -13,18 +13,16 @@
 package gate
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/orderflow/orderflow/internal/httpjson"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
 )
@@ -34,8 +32,7 @@ const Level = "FULL_TRANSITIVE"
 
 // Gate checks and registers schemas in a Confluent-compatible registry.
 type Gate struct {
-	base   string
-	http   *http.Client
+	api    httpjson.Client
 	prefix string
 }
 
@@ -47,11 +44,30 @@ func WithSubjectPrefix(p string) Option { return func(g *Gate) { g.prefix = p } 
 
 // New returns a gate for the Confluent-compatible API at baseURL.
 func New(baseURL string, opts ...Option) *Gate {
-	g := &Gate{base: strings.TrimRight(baseURL, "/"), http: &http.Client{Timeout: 15 * time.Second}}
+	g := &Gate{api: httpjson.Client{Service: "registry", Base: strings.TrimRight(baseURL, "/"),
+		HTTP: &http.Client{Timeout: 15 * time.Second}, ContentType: "application/vnd.schemaregistry.v1+json", MaxAnswer: 16 << 20}}
 	for _, o := range opts {
 		o(g)
 	}
 	return g
+}
+
+// Subjects lists the registry's subjects (it doubles as the registry's health probe).
+func (g *Gate) Subjects(ctx context.Context) ([]string, error) {
+	var out []string
+	return out, g.do(ctx, http.MethodGet, "/subjects", nil, &out)
+}
+
+// DeleteSubject deletes subject and every version of it, soft then permanently (tests clean up
+// their private subjects with it). A subject that does not exist is not an error.
+func (g *Gate) DeleteSubject(ctx context.Context, subject string) error {
+	for _, q := range []string{"", "?permanent=true"} {
+		err := g.do(ctx, http.MethodDelete, "/subjects/"+url.PathEscape(subject)+q, nil, nil)
+		if err != nil && !errors.Is(err, httpjson.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // Subject returns the registry subject the gate uses for a schema.
@@ -190,8 +206,7 @@ func (g *Gate) check(ctx context.Context, s schemas.Schema, requireLevel bool) (
 func (g *Gate) versions(ctx context.Context, subject string) ([]int, error) {
 	var vs []int
 	err := g.do(ctx, http.MethodGet, "/subjects/"+url.PathEscape(subject)+"/versions", nil, &vs)
-	var apiErr *apiError
-	if errors.As(err, &apiErr) && apiErr.status == http.StatusNotFound {
+	if errors.Is(err, httpjson.ErrNotFound) {
 		return nil, nil
 	}
 	sort.Ints(vs)
@@ -211,8 +226,7 @@ func (g *Gate) level(ctx context.Context, subject string) (string, error) {
 		Level string `json:"compatibilityLevel"`
 	}
 	err := g.do(ctx, http.MethodGet, "/config/"+url.PathEscape(subject)+"?defaultToGlobal=true", nil, &res)
-	var apiErr *apiError
-	if errors.As(err, &apiErr) && apiErr.status == http.StatusNotFound {
+	if errors.Is(err, httpjson.ErrNotFound) {
 		return "NONE", nil
 	}
 	if res.Level == "" {
@@ -240,54 +254,6 @@ func (g *Gate) compatible(ctx context.Context, subject, text string) (bool, erro
 	return res.IsCompatible, err
 }
 
-type apiError struct {
-	method, path string
-	status       int
-	message      string
-}
-
-func (e *apiError) Error() string {
-	return fmt.Sprintf("registry %s %s: %d %s", e.method, e.path, e.status, e.message)
-}
-
 func (g *Gate) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, g.base+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/vnd.schemaregistry.v1+json")
-	req.Header.Set("Accept", "application/vnd.schemaregistry.v1+json, application/json")
-	resp, err := g.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("registry %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("registry %s %s: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Message string `json:"message"`
-		}
-		msg := strings.TrimSpace(string(data))
-		if json.Unmarshal(data, &e) == nil && e.Message != "" {
-			msg = e.Message
-		}
-		return &apiError{method: method, path: path, status: resp.StatusCode, message: msg}
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("registry %s %s: decode answer: %w", method, path, err)
-		}
-	}
-	return nil
+	return g.api.Do(ctx, method, path, body, out)
 }

@@ -8,11 +8,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +21,7 @@ import (
 	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/internal/kafka"
 	"github.com/orderflow/orderflow/internal/lag"
+	"github.com/orderflow/orderflow/schemas/gate"
 )
 
 // Stack returns the endpoints of the local stack and skips nothing: when the stack is down the
@@ -196,25 +194,18 @@ func Header(m *sarama.ConsumerMessage, name string) string {
 
 // DeleteSubjects removes (soft, then permanently) every registry subject starting with prefix.
 func DeleteSubjects(t testing.TB, registryURL, prefix string) {
-	resp, err := http.Get(registryURL + "/subjects")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	g := gate.New(registryURL)
+	subjects, err := g.Subjects(ctx)
 	if err != nil {
 		t.Logf("cleanup: list subjects: %v", err)
 		return
 	}
-	defer resp.Body.Close()
-	var subjects []string
-	if err := json.NewDecoder(resp.Body).Decode(&subjects); err != nil {
-		t.Logf("cleanup: list subjects: %v", err)
-		return
-	}
 	for _, s := range subjects {
-		if !strings.HasPrefix(s, prefix) {
-			continue
-		}
-		for _, q := range []string{"", "?permanent=true"} {
-			req, _ := http.NewRequest(http.MethodDelete, registryURL+"/subjects/"+url.PathEscape(s)+q, nil)
-			if r, err := http.DefaultClient.Do(req); err == nil {
-				r.Body.Close()
+		if strings.HasPrefix(s, prefix) {
+			if err := g.DeleteSubject(ctx, s); err != nil {
+				t.Logf("cleanup: %v", err)
 			}
 		}
 	}
