@@ -339,53 +339,110 @@ func (h *handler[S]) skips(ctx goka.Context) bool {
 	return true
 }
 
-// handle decodes, decides, stores the new state with store (when the input changed it or
-// emitted; never for a replay) and emits; it reports whether store was called.
+// handle takes one input through the kernel's steps around the pure decision, each a method of
+// its own with one concern:
+//
+//	count → trace → decode (bounded; poison on failure) → check the topic's contract →
+//	decide (a panic is poison) → encode the emits → store the state → emit
+//
+// Every step that refuses the input dead-letters it (h.poison) and ends the input there. It
+// stores the new state with store (when the input changed it or emitted; never for a replay)
+// and reports whether store was called.
 func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, replay bool, store func(S)) bool {
-	env, processor, m := h.env, h.processor, h.env.Metrics
-	if m != nil {
-		m.Processed.WithLabelValues(processor, string(ctx.Topic())).Inc()
-	}
+	h.count(ctx)
 	data, _ := msg.([]byte)
-	traceparent := string(ctx.Headers()[HeaderTraceParent])
-	if env.Tracer != nil {
-		sctx, span := env.Tracer.Start(tracing.FromTraceparent(ctx.Context(), traceparent), processor+" process",
-			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
-				attribute.String("messaging.system", "kafka"),
-				attribute.String("messaging.destination.name", string(ctx.Topic())),
-				attribute.Int("messaging.kafka.destination.partition", int(ctx.Partition())),
-				attribute.Int64("messaging.kafka.message.offset", ctx.Offset()),
-				attribute.String("messaging.kafka.message.key", ctx.Key())))
-		defer span.End()
-		if tp := tracing.Traceparent(sctx); tp != "" {
-			traceparent = tp
-		}
+	traceparent, end := h.trace(ctx)
+	defer end()
+	ev, ok := h.decode(ctx, data)
+	if !ok || !h.withinContract(ctx, data, ev) {
+		return true
 	}
-	decoded, err := decodeRetrying(ctx.Context(), env.Serde, data)
+	next, emits, ok := h.decideOrPoison(ctx, data, state, ev, replay)
+	if !ok {
+		return true
+	}
+	out := h.encode(ctx, emits, traceparent)
+	stored := false
+	if !replay && (next != nil || len(emits) > 0) {
+		if next == nil {
+			if next = state; next == nil {
+				next = new(S)
+			}
+		}
+		store(*next)
+		stored = true
+	}
+	h.emit(ctx, out)
+	return stored
+}
+
+// count counts the input as processed.
+func (h *handler[S]) count(ctx goka.Context) {
+	if m := h.env.Metrics; m != nil {
+		m.Processed.WithLabelValues(h.processor, string(ctx.Topic())).Inc()
+	}
+}
+
+// trace continues the input's trace with a span of the processor's and returns the traceparent
+// the emits carry (the input's own without a tracer) and the span's end.
+func (h *handler[S]) trace(ctx goka.Context) (traceparent string, end func()) {
+	traceparent = string(ctx.Headers()[HeaderTraceParent])
+	if h.env.Tracer == nil {
+		return traceparent, func() {}
+	}
+	sctx, span := h.env.Tracer.Start(tracing.FromTraceparent(ctx.Context(), traceparent), h.processor+" process",
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+			attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.destination.name", string(ctx.Topic())),
+			attribute.Int("messaging.kafka.destination.partition", int(ctx.Partition())),
+			attribute.Int64("messaging.kafka.message.offset", ctx.Offset()),
+			attribute.String("messaging.kafka.message.key", ctx.Key())))
+	if tp := tracing.Traceparent(sctx); tp != "" {
+		traceparent = tp
+	}
+	return traceparent, func() { span.End() }
+}
+
+// decode decodes the payload into an event; an undecodable payload is poison with its kind. A
+// registry still unreachable after retrying stops the processor instead (ctx.Fail), so the
+// message is redelivered after a restart rather than dead-lettered for a cause not its own.
+func (h *handler[S]) decode(ctx goka.Context, data []byte) (schemas.Event, bool) {
+	decoded, err := decodeRetrying(ctx.Context(), h.env.Serde, data)
 	if err != nil {
 		if codec.IsTransient(err) {
-			// Still unreachable after retrying: stop, so the message is redelivered after a
-			// restart rather than dead-lettered for a cause that is not the message's.
 			ctx.Fail(fmt.Errorf("decode: registry still unavailable: %w", err))
 		}
-		if m != nil {
-			m.DecodeErrors.WithLabelValues(processor, string(codec.KindOf(err))).Inc()
+		if m := h.env.Metrics; m != nil {
+			m.DecodeErrors.WithLabelValues(h.processor, string(codec.KindOf(err))).Inc()
 		}
 		h.poison(ctx, data, string(codec.KindOf(err)), err)
-		return true
+		return nil, false
 	}
 	ev, ok := decoded.(schemas.Event)
 	if !ok {
 		h.poison(ctx, data, "not_an_event", fmt.Errorf("%s is not an event", decoded.AvroName()))
+	}
+	return ev, ok
+}
+
+// withinContract reports whether the topic carries events of ev's type (Env.Contracts); an
+// event of another type is poison.
+func (h *handler[S]) withinContract(ctx goka.Context, data []byte, ev schemas.Event) bool {
+	c, known := h.env.Contracts[string(ctx.Topic())]
+	if !known {
 		return true
 	}
-	if c, known := env.Contracts[string(ctx.Topic())]; known {
-		if name := strings.TrimPrefix(ev.AvroName(), schemas.Namespace+"."); !slices.Contains(c, name) {
-			h.poison(ctx, data, "wrong_schema_for_topic", fmt.Errorf("a %s on %s, which carries %v", name, ctx.Topic(), c))
-			return true
-		}
+	if name := strings.TrimPrefix(ev.AvroName(), schemas.Namespace+"."); !slices.Contains(c, name) {
+		h.poison(ctx, data, "wrong_schema_for_topic", fmt.Errorf("a %s on %s, which carries %v", name, ctx.Topic(), c))
+		return false
 	}
-	newState, emits, err := h.decideSafely(state, ev, Message{Topic: string(ctx.Topic()), Key: ctx.Key(),
+	return true
+}
+
+// decideOrPoison runs the decision; a refusal is poison (kind rejected, panic or
+// decision_error). An input that changes nothing and emits nothing is counted as a duplicate.
+func (h *handler[S]) decideOrPoison(ctx goka.Context, data []byte, state *S, ev schemas.Event, replay bool) (*S, []Emit, bool) {
+	next, emits, err := h.decideSafely(state, ev, Message{Topic: string(ctx.Topic()), Key: ctx.Key(),
 		Partition: ctx.Partition(), Offset: ctx.Offset(), Timestamp: ctx.Timestamp(), Replay: replay})
 	if err != nil {
 		kind := "rejected"
@@ -397,19 +454,27 @@ func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, replay bool, st
 			kind = "decision_error"
 		}
 		h.poison(ctx, data, kind, err)
-		return true
+		return nil, nil, false
 	}
-	if newState == nil && len(emits) == 0 && m != nil {
-		m.Duplicates.WithLabelValues(processor).Inc()
+	if next == nil && len(emits) == 0 && h.env.Metrics != nil {
+		h.env.Metrics.Duplicates.WithLabelValues(h.processor).Inc()
 	}
-	type encoded struct {
-		topic, key string
-		value      []byte
-		headers    goka.Headers
-	}
+	return next, emits, true
+}
+
+// encoded is an emit ready to be written.
+type encoded struct {
+	topic, key string
+	value      []byte
+	headers    goka.Headers
+}
+
+// encode encodes every emit with the headers consumers rely on: event id and type, and the trace
+// context. An emit that cannot be encoded (the registry gone for good) stops the processor.
+func (h *handler[S]) encode(ctx goka.Context, emits []Emit, traceparent string) []encoded {
 	out := make([]encoded, 0, len(emits))
 	for _, e := range emits {
-		payload, err := encodeRetrying(ctx.Context(), env.Serde, e.Event)
+		payload, err := encodeRetrying(ctx.Context(), h.env.Serde, e.Event)
 		if err != nil {
 			ctx.Fail(fmt.Errorf("encode %s: %w", e.Event.AvroName(), err))
 		}
@@ -422,24 +487,17 @@ func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, replay bool, st
 		}
 		out = append(out, encoded{string(e.Topic), e.Key, payload, hdr})
 	}
-	stored := false
-	if !replay && (newState != nil || len(emits) > 0) {
-		if newState == nil {
-			newState = state
-			if newState == nil {
-				newState = new(S)
-			}
-		}
-		store(*newState)
-		stored = true
-	}
+	return out
+}
+
+// emit writes the encoded emits and counts them.
+func (h *handler[S]) emit(ctx goka.Context, out []encoded) {
 	for _, o := range out {
 		ctx.Emit(goka.Stream(o.topic), o.key, o.value, goka.WithCtxEmitHeaders(o.headers))
-		if m != nil {
-			m.Emitted.WithLabelValues(processor, o.topic).Inc()
+		if m := h.env.Metrics; m != nil {
+			m.Emitted.WithLabelValues(h.processor, o.topic).Inc()
 		}
 	}
-	return stored
 }
 
 // decodeRetrying decodes, retrying while the registry is unreachable (see retryTransient). A
