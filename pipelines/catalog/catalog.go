@@ -1,8 +1,12 @@
-// Package catalog lists the assembled pipeline's processors: what each reads and writes (its
-// streams.Spec, data) and its goka graph (for a process that runs it).
+// Package catalog is the one place that knows the assembled pipeline's processors: what each
+// reads and writes (its streams.Spec, data), its goka graph (for a process that runs it), how to
+// rebuild its table in bulk and how to compare two versions of it (for reprocess).
 package catalog
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/lovoo/goka"
 
 	"github.com/orderflow/orderflow/processors/inventory"
@@ -12,6 +16,8 @@ import (
 	"github.com/orderflow/orderflow/processors/payments"
 	"github.com/orderflow/orderflow/processors/reservations"
 	"github.com/orderflow/orderflow/processors/shipping"
+	"github.com/orderflow/orderflow/schemas"
+	"github.com/orderflow/orderflow/schemas/codec"
 )
 
 // Specs returns the Spec of every processor of topology t, in topology.Processors() order.
@@ -50,4 +56,52 @@ func Groups(t topology.Topology, env streams.Env) map[string]*goka.GroupGraph {
 		topology.GroupShipping:     shipping.Group(t, env),
 		topology.GroupOrderStatus:  orderstatus.Group(t, env),
 	}
+}
+
+// Rebuild runs streams.Rebuild with the processor's decision and table codec. order-status's
+// table is a function of the set of its inputs (it is read topic after topic, the fastest way);
+// the others decide on the order of their inputs and are read merged by timestamp. The durable
+// processors' table values are envelopes (streams.Durable). c gives everything but the
+// processor's own parts (table codec, decision, input order).
+func Rebuild(ctx context.Context, t topology.Topology, processor string, c streams.RebuildConfig[struct{}]) (int64, error) {
+	switch processor {
+	case topology.GroupOrderStatus:
+		return streams.Rebuild(ctx, with(c, orderstatus.TableCodec(c.Serde), orderstatus.Decide(t), false))
+	case topology.GroupPayments:
+		return streams.Rebuild(ctx, with(c, streams.StateCodec[payments.State, *payments.State]{}, streams.Durable(payments.Decide(t)), true))
+	case topology.GroupReservations:
+		return streams.Rebuild(ctx, with(c, streams.StateCodec[reservations.State, *reservations.State]{}, streams.Durable(reservations.Decide(t)), true))
+	case topology.GroupInventory:
+		return streams.Rebuild(ctx, with(c, inventory.TableCodec(), streams.Durable(inventory.Decide(t)), true))
+	case topology.GroupShipping:
+		return streams.Rebuild(ctx, with(c, streams.StateCodec[shipping.State, *shipping.State]{}, streams.Durable(shipping.Decide(t)), true))
+	}
+	return 0, fmt.Errorf("unknown processor %q", processor)
+}
+
+func with[S any](c streams.RebuildConfig[struct{}], table goka.Codec, decide streams.Decider[S], byTimestamp bool) streams.RebuildConfig[S] {
+	return streams.RebuildConfig[S]{Brokers: c.Brokers, Group: c.Group, Inputs: c.Inputs, Table: c.Table, Codec: table,
+		Serde: c.Serde, Decide: decide, StateDir: c.StateDir, Processed: c.Processed, ByTimestamp: byTimestamp}
+}
+
+// ComparedTable is the codec two versions of processor's table are compared with: the group
+// table's, except that order-status values are compared as the table serves them.
+func ComparedTable(t topology.Topology, serde *codec.Serde, processor string) goka.Codec {
+	table := Groups(t, streams.Env{Serde: serde})[processor].GroupTable().Codec()
+	if processor == topology.GroupOrderStatus {
+		return served{table}
+	}
+	return table
+}
+
+// served compares order-status values as the table serves them (orderstatus.Served): the record
+// of emitted changes depends on the order inputs arrived in, which a rebuild does not reproduce.
+type served struct{ goka.Codec }
+
+func (c served) Decode(data []byte) (any, error) {
+	v, err := c.Codec.Decode(data)
+	if s, ok := v.(schemas.OrderStatus); ok {
+		return orderstatus.Served(s), err
+	}
+	return v, err
 }

@@ -27,13 +27,8 @@ import (
 	"github.com/orderflow/orderflow/internal/kafka"
 	"github.com/orderflow/orderflow/internal/lag"
 	"github.com/orderflow/orderflow/pipelines/catalog"
-	"github.com/orderflow/orderflow/processors/inventory"
 	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
-	"github.com/orderflow/orderflow/processors/orderstatus"
-	"github.com/orderflow/orderflow/processors/payments"
-	"github.com/orderflow/orderflow/processors/reservations"
-	"github.com/orderflow/orderflow/processors/shipping"
 	"github.com/orderflow/orderflow/schemas/codec"
 )
 
@@ -102,7 +97,7 @@ func Run(ctx context.Context, ep endpoints.Endpoints, live topology.Topology, pr
 		}()
 	}
 	start := time.Now()
-	n, err := rebuild(ctx, t, processor, streams.RebuildConfig[struct{}]{Brokers: ep.Brokers, Group: group, Inputs: inputs,
+	n, err := catalog.Rebuild(ctx, t, processor, streams.RebuildConfig[struct{}]{Brokers: ep.Brokers, Group: group, Inputs: inputs,
 		Table: string(t.Table(processor)), Serde: serde, StateDir: stateDir, Processed: &processed})
 	if err != nil {
 		return Stats{}, fmt.Errorf("reprocess: %w", err)
@@ -110,31 +105,6 @@ func Run(ctx context.Context, ep endpoints.Endpoints, live topology.Topology, pr
 	elapsed := time.Since(start)
 	return Stats{Group: group, Table: string(t.Table(processor)), Events: n, Elapsed: elapsed,
 		PerSecond: float64(n) / elapsed.Seconds()}, nil
-}
-
-// rebuild runs streams.Rebuild with the processor's decision and table codec. order-status's
-// table is a function of the set of its inputs (it is read topic after topic, the fastest way);
-// the others decide on the order of their inputs and are read merged by timestamp. The durable
-// processors' table values are envelopes (streams.Durable).
-func rebuild(ctx context.Context, t topology.Topology, processor string, c streams.RebuildConfig[struct{}]) (int64, error) {
-	switch processor {
-	case topology.GroupOrderStatus:
-		return streams.Rebuild(ctx, with(c, orderstatus.TableCodec(c.Serde), orderstatus.Decide(t), false))
-	case topology.GroupPayments:
-		return streams.Rebuild(ctx, with(c, streams.StateCodec[payments.State, *payments.State]{}, streams.Durable(payments.Decide(t)), true))
-	case topology.GroupReservations:
-		return streams.Rebuild(ctx, with(c, streams.StateCodec[reservations.State, *reservations.State]{}, streams.Durable(reservations.Decide(t)), true))
-	case topology.GroupInventory:
-		return streams.Rebuild(ctx, with(c, inventory.TableCodec(), streams.Durable(inventory.Decide(t)), true))
-	case topology.GroupShipping:
-		return streams.Rebuild(ctx, with(c, streams.StateCodec[shipping.State, *shipping.State]{}, streams.Durable(shipping.Decide(t)), true))
-	}
-	return 0, fmt.Errorf("unknown processor %q", processor)
-}
-
-func with[S any](c streams.RebuildConfig[struct{}], table goka.Codec, decide streams.Decider[S], byTimestamp bool) streams.RebuildConfig[S] {
-	return streams.RebuildConfig[S]{Brokers: c.Brokers, Group: c.Group, Inputs: c.Inputs, Table: c.Table, Codec: table,
-		Serde: c.Serde, Decide: decide, StateDir: c.StateDir, Processed: c.Processed, ByTimestamp: byTimestamp}
 }
 
 // causalRank orders input topics as causes come before effects (ties of a timestamp merge):

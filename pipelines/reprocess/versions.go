@@ -12,15 +12,11 @@ import (
 	"sort"
 
 	"github.com/IBM/sarama"
-	"github.com/lovoo/goka"
 
 	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/internal/kafka"
 	"github.com/orderflow/orderflow/pipelines/catalog"
-	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
-	"github.com/orderflow/orderflow/processors/orderstatus"
-	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
 )
 
@@ -65,24 +61,9 @@ func Compare(ctx context.Context, ep endpoints.Endpoints, live topology.Topology
 	if err != nil {
 		return Diff{}, err
 	}
-	table := catalog.Groups(live, streams.Env{Serde: serde})[processor].GroupTable().Codec()
-	if processor == topology.GroupOrderStatus {
-		table = served{table}
-	}
+	table := catalog.ComparedTable(live, serde, processor)
 	other := live.WithVersion(processor, version)
 	return CompareTables(ctx, ep.Brokers, table, string(live.Table(processor)), string(other.Table(processor)))
-}
-
-// served compares order-status values as the table serves them (orderstatus.Served): the record
-// of emitted changes depends on the order inputs arrived in, which a rebuild does not reproduce.
-type served struct{ goka.Codec }
-
-func (c served) Decode(data []byte) (any, error) {
-	v, err := c.Codec.Decode(data)
-	if s, ok := v.(schemas.OrderStatus); ok {
-		return orderstatus.Served(s), err
-	}
-	return v, err
 }
 
 // Switch makes version the serving table version of processor: instances started from then on

@@ -17,8 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
