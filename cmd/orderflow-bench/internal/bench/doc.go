@@ -3,8 +3,8 @@
 // machine).
 //
 // Consumes: a private deployment (topics under its own prefix, its own outbox schema and
-// connector) that it creates and deletes; the processors' code through pipelines/runner, so
-// what is measured is what runs. Keeps: nothing beyond a run. Emits: Result values (JSON under
+// connector) that it creates and deletes; the processors run in `orderflow run` processes of the
+// product binary, so what is measured is what runs. Keeps: nothing beyond a run. Emits: Result values (JSON under
 // cmd/orderflow-bench/results/), and Report turns them into BENCHMARKS.md with PNG plots.
 //
 // Every benchmark counts what went in and what came out and fails when an event is lost or

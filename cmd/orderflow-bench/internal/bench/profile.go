@@ -28,7 +28,11 @@ var profileAreas = []struct {
 	{"garbage collector", []string{"runtime.gcBgMarkWorker", "runtime.gcDrain", "runtime.mallocgc"}},
 	{"OpenTelemetry spans", []string{"go.opentelemetry.io"}},
 	{"goka (processor machinery)", []string{"github.com/lovoo/goka"}},
-	{"orderflow processors' decisions (Decide)", []string{"github.com/orderflow/orderflow/processors/"}},
+	{"orderflow processors' decisions (Decide)", []string{ // the services, not their kernel
+		"github.com/orderflow/orderflow/processors/payments.", "github.com/orderflow/orderflow/processors/reservations.",
+		"github.com/orderflow/orderflow/processors/inventory.", "github.com/orderflow/orderflow/processors/shipping.",
+		"github.com/orderflow/orderflow/processors/orderstatus."}},
+	{"orderflow processor kernel (decode, dedupe, dead letters, emits)", []string{"github.com/orderflow/orderflow/processors/kernel/"}},
 }
 
 // AnalyseProfile returns, for a CPU profile, the share of samples per area (areas overlap: a
