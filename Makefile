@@ -58,14 +58,17 @@ DEMO_ORDERS ?= 1000
 demo: up
 	bin/orderflow setup
 	compose/app.sh start
-	bin/orderflow load --orders $(DEMO_ORDERS)
+	ORDERFLOW_API_TOKEN=$$(compose/app.sh token) bin/orderflow load --orders $(DEMO_ORDERS)
 	@echo
-	@echo "orderflow keeps running (API on http://localhost:8080) until 'make down'. Try:"
-	@echo "  curl -s -XPOST localhost:8080/orders -H 'Content-Type: application/json' \\"
+	@echo "orderflow keeps running (API on http://localhost:8080) until 'make down'."
+	@echo "Its API wants a bearer token; the demo made an operations key:"
+	@echo "  export TOKEN=$$(compose/app.sh token)"
+	@echo "Try:"
+	@echo "  curl -s -XPOST localhost:8080/orders -H \"Authorization: Bearer \$$TOKEN\" -H 'Content-Type: application/json' \\"
 	@echo "       -d '{\"customer_id\":\"c-1\",\"currency\":\"EUR\",\"items\":[{\"sku\":\"SKU-1\",\"quantity\":2,\"unit_price_cents\":1299}]}'"
-	@echo "  curl -s 'localhost:8080/orders/<order_id>?wait_for=terminal&timeout=5s'"
-	@echo "  curl -s 'localhost:8080/orders?status=CANCELLED&limit=5'"
-	@echo "  curl -s localhost:8080/inventory/SKU-1"
+	@echo "  curl -s -H \"Authorization: Bearer \$$TOKEN\" 'localhost:8080/orders/<order_id>?wait_for=terminal&timeout=5s'"
+	@echo "  curl -s -H \"Authorization: Bearer \$$TOKEN\" 'localhost:8080/orders?status=CANCELLED&limit=5'"
+	@echo "  curl -s -H \"Authorization: Bearer \$$TOKEN\" localhost:8080/inventory/SKU-1"
 
 # Unit tests need no services; integration tests run against the stack `make up` provides.
 test: test-unit up test-integration

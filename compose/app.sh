@@ -6,12 +6,16 @@
 #   app.sh start    start `orderflow run` unless it runs; wait until /readyz answers 200
 #   app.sh stop     stop it (by pid)
 #   app.sh status   print its pid and readiness
+#   app.sh token    print the demo's API token (an operations key made at the first start)
+#
+# Unless ORDERFLOW_API_KEYS_FILE, ORDERFLOW_API_KEYS or a JWT setting is given, start makes a
+# local operations key ($RUN_DIR/api-keys, mode 600) and runs the API with it.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
 RUN_DIR="${ORDERFLOW_RUN_DIR:-$REPO/.run}"
 BIN="${ORDERFLOW_BIN:-$REPO/bin/orderflow}"
-ADDR="${ORDERFLOW_API_ADDR:-:8080}"
+ADDR="${ORDERFLOW_API_ADDR:-127.0.0.1:8080}"
 URL="http://127.0.0.1:${ADDR##*:}"
 PIDFILE="$RUN_DIR/pids/orderflow.pid"
 
@@ -26,9 +30,23 @@ pid() {
 
 ready() { curl -fs --max-time 2 -o /dev/null "$URL/readyz"; }
 
+demo_keys() {
+  if [ -n "${ORDERFLOW_API_KEYS_FILE:-}${ORDERFLOW_API_KEYS:-}${ORDERFLOW_JWT_HS256_SECRET:-}${ORDERFLOW_JWKS_URL:-}" ]; then return; fi
+  if [ ! -s "$RUN_DIR/api-keys" ]; then
+    (umask 077; "$BIN" auth new-key --name demo >"$RUN_DIR/api-keys")
+    log "made a local operations API key in $RUN_DIR/api-keys"
+  fi
+  export ORDERFLOW_API_KEYS_FILE="$RUN_DIR/api-keys"
+}
+
 case "${1:-}" in
+  token)
+    [ -s "$RUN_DIR/api-keys" ] || { echo "no demo key yet: run '$0 start' (make demo)" >&2; exit 1; }
+    awk '$1 == "demo" {print $2; exit}' "$RUN_DIR/api-keys"
+    ;;
   start)
     mkdir -p "$RUN_DIR/pids" "$RUN_DIR/logs" "$RUN_DIR/state"
+    demo_keys
     if [ -z "$(pid)" ]; then
       log "starting orderflow run (API on $ADDR, log $RUN_DIR/logs/orderflow.log)"
       ORDERFLOW_API_ADDR="$ADDR" setsid nohup "$BIN" run --state-dir "$RUN_DIR/state" >>"$RUN_DIR/logs/orderflow.log" 2>&1 </dev/null &
@@ -57,5 +75,5 @@ case "${1:-}" in
     if [ -z "$p" ]; then echo "orderflow  -  stopped"; exit 1; fi
     if ready; then echo "orderflow  $p  ready ($URL)"; else echo "orderflow  $p  not ready"; fi
     ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|token" >&2; exit 2 ;;
 esac

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,9 @@ func newLoadCmd(cfg *endpoints.Endpoints) *cobra.Command {
 		Use:   "load",
 		Short: "Place orders through the API with a mix that exercises every path, wait until all are terminal, print a summary",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if c.Token == "" {
+				c.Token = os.Getenv("ORDERFLOW_API_TOKEN") // not a flag default: --help would print it
+			}
 			if c.Orders <= 0 {
 				return fmt.Errorf("--orders must be positive")
 			}
@@ -47,6 +51,7 @@ func newLoadCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&c.API, "api", envOr("ORDERFLOW_API_URL", "http://localhost:8080"), "API base URL (env ORDERFLOW_API_URL)")
+	f.StringVar(&c.Token, "token", "", "bearer token of the API (env ORDERFLOW_API_TOKEN; it needs the operations scope)")
 	f.IntVar(&c.Orders, "orders", 1000, "orders to place")
 	f.Float64Var(&c.Rate, "rate", 0, "orders per second (0: as fast as --concurrency allows)")
 	f.IntVar(&c.Concurrency, "concurrency", 32, "requests in flight")

@@ -72,6 +72,7 @@ func newRootCmd() *cobra.Command {
 		newDLQCmd(&cfg),
 		newLagCmd(&cfg),
 		newReprocessCmd(&cfg),
+		newAuthCmd(),
 	)
 	return root
 }

@@ -7,8 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/internal/lag"
+	apiserver "github.com/orderflow/orderflow/pipelines/api"
 	"github.com/orderflow/orderflow/pipelines/runner"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
 	"github.com/orderflow/orderflow/processors/orders/outbox"
@@ -45,6 +47,8 @@ func newRunCmd(cfg *endpoints.Endpoints, name, short string, defaultProcessors s
 	var processors, addr, stateDir, metricsAddr string
 	var slo time.Duration
 	var api, profiling bool
+	var rateLimit float64
+	var rateBurst int
 	cmd := &cobra.Command{
 		Use:   name,
 		Short: short,
@@ -54,9 +58,13 @@ func newRunCmd(cfg *endpoints.Endpoints, name, short string, defaultProcessors s
 				return err
 			}
 			runner.TuneGC()
+			authn, err := auth.FromEnv().Build()
+			if err != nil {
+				return err
+			}
 			app, err := runner.New(cmd.Context(), runner.Config{Endpoints: *cfg, Topology: t, Schema: d.schema,
 				StateDir: stateDir, Processors: runner.ParseProcessors(processors), API: api, APIAddr: addr, MetricsAddr: metricsAddr, LagSLO: slo,
-				Profiling: profiling})
+				Profiling: profiling, Auth: authn, RatePerSecond: rateLimit, RateBurst: rateBurst})
 			if err != nil {
 				return err
 			}
@@ -72,6 +80,8 @@ func newRunCmd(cfg *endpoints.Endpoints, name, short string, defaultProcessors s
 		"local storage of tables and views (env ORDERFLOW_STATE_DIR); give each instance its own")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve /metrics on this address too (the API serves it at /metrics)")
 	cmd.Flags().DurationVar(&slo, "lag-slo", lag.DefaultSLO, "lag SLO behind the orderflow_lag_slo_breached metric")
+	cmd.Flags().Float64Var(&rateLimit, "rate-limit", apiserver.DefaultRate, "API requests per second per caller (with authentication)")
+	cmd.Flags().IntVar(&rateBurst, "rate-burst", apiserver.DefaultBurst, "API requests a caller may burst above --rate-limit")
 	cmd.Flags().BoolVar(&profiling, "pprof", os.Getenv("ORDERFLOW_PPROF") == "1", "serve Go profiles at /debug/pprof/ next to /metrics (env ORDERFLOW_PPROF=1)")
 	return cmd
 }

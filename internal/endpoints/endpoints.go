@@ -68,12 +68,37 @@ func (c Endpoints) Validate() error {
 	return errors.Join(errs...)
 }
 
-// defaultDSN honours ORDERFLOW_PG_PASSWORD, the variable the native stack also reads.
+// defaultDSN honours ORDERFLOW_PG_PASSWORD, the variable the native stack also reads. The
+// password goes in as URL user info (url.UserPassword escapes it as user info must be: a space is
+// %20, never the "+" of a query string).
 func defaultDSN() string {
 	if pw := os.Getenv("ORDERFLOW_PG_PASSWORD"); pw != "" {
-		return fmt.Sprintf("postgres://postgres:%s@localhost:5432/orderflow", url.QueryEscape(pw))
+		u := url.URL{Scheme: "postgres", User: url.UserPassword("postgres", pw), Host: "localhost:5432", Path: "/orderflow"}
+		return u.String()
 	}
 	return DefaultPGDSN
+}
+
+// Redact returns s (a DSN or URL) with its password replaced by "xxxxx", for help texts, logs and
+// error messages. A string that does not parse as a URL is returned as "<redacted>" when it
+// mentions a password, unchanged otherwise.
+func Redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" {
+		if strings.Contains(strings.ToLower(s), "password") {
+			return "<redacted>"
+		}
+		return s
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 func getenv(key, def string) string {

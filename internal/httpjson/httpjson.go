@@ -31,7 +31,9 @@ func (e *Error) Error() string {
 }
 
 // Is makes errors.Is(err, ErrNotFound) hold for 404 answers.
-func (e *Error) Is(target error) bool { return target == ErrNotFound && e.StatusCode == http.StatusNotFound }
+func (e *Error) Is(target error) bool {
+	return target == ErrNotFound && e.StatusCode == http.StatusNotFound
+}
 
 // StatusOf returns the status of an *Error in err's chain (0 when there is none).
 func StatusOf(err error) int {

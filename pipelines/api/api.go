@@ -24,6 +24,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/tracing"
 	"github.com/orderflow/orderflow/pipelines/views"
 	"github.com/orderflow/orderflow/processors/orders"
@@ -37,7 +38,8 @@ const MaxBody = 1 << 20
 type Orders interface {
 	Place(ctx context.Context, req orders.NewOrder, idempotencyKey, traceparent string) (orders.Placed, error)
 	SetStock(ctx context.Context, sku string, available int64, traceparent string) (string, error)
-	Exists(ctx context.Context, orderID string) (bool, error)
+	// Owner returns the customer of a placed order; found is false for an unknown id.
+	Owner(ctx context.Context, orderID string) (customer string, found bool, err error)
 }
 
 // Reader is what the API needs of the views.
@@ -55,6 +57,8 @@ type Server struct {
 	reader     Reader
 	tracer     trace.Tracer
 	maxTimeout time.Duration
+	auth       auth.Authenticator // nil: open (loopback development only; see WithAuth)
+	limits     *limiter
 }
 
 // Option configures the API.
@@ -86,7 +90,7 @@ func New(o Orders, r Reader, opts ...Option) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	return recoverJSON(jsonErrors(mux))
+	return recoverJSON(s.authenticate(jsonErrors(mux)))
 }
 
 type orderResponse struct {
@@ -116,9 +120,22 @@ func toResponse(s schemas.OrderStatus) orderResponse {
 }
 
 func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, auth.ScopeCustomer, auth.ScopeOperations) {
+		return
+	}
 	var req orders.NewOrder
 	if !decodeBody(w, r, &req) {
 		return
+	}
+	if p := principal(r); !p.Can(auth.ScopeOperations) {
+		// a customer token places orders for its own customer only
+		if req.CustomerID == "" {
+			req.CustomerID = p.Customer
+		}
+		if req.CustomerID != p.Customer {
+			writeError(w, http.StatusForbidden, "this token places orders for its own customer only")
+			return
+		}
 	}
 	if err := checkAmounts(req); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -135,8 +152,7 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, err.Error())
 		return
 	case err != nil:
-		slog.Error("place order", "err", err)
-		writeError(w, http.StatusServiceUnavailable, "could not place the order: "+err.Error())
+		internalError(w, r, http.StatusServiceUnavailable, "could not place the order", err)
 		return
 	}
 	code := http.StatusCreated
@@ -190,6 +206,9 @@ func init() {
 var orderIDRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, auth.ScopeCustomer, auth.ScopeOperations) {
+		return
+	}
 	id := r.PathValue("id")
 	if !orderIDRe.MatchString(id) {
 		writeError(w, http.StatusBadRequest, "malformed order id")
@@ -218,34 +237,45 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
 		timeout = d
 	}
 
-	var st schemas.OrderStatus
-	var found bool
-	var err error
+	// Known at all, and the caller's? Answered before any wait: an unknown id (or another
+	// customer's order, which a customer token must not learn exists) is 404 at once.
+	st, found, err := s.reader.Status(id)
+	if err != nil {
+		internalError(w, r, http.StatusServiceUnavailable, "status view unavailable", err)
+		return
+	}
+	customer := st.CustomerID
+	if !found || customer == "" {
+		owner, placed, err := s.orders.Owner(r.Context(), id)
+		if err != nil {
+			internalError(w, r, http.StatusServiceUnavailable, "order store unavailable", err)
+			return
+		}
+		if !placed {
+			writeError(w, http.StatusNotFound, "unknown order id "+id)
+			return
+		}
+		customer = owner
+	}
+	if !ownsOrder(r, customer) {
+		writeError(w, http.StatusNotFound, "unknown order id "+id)
+		return
+	}
 	timedOut := false
 	if match != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		st, found, err = s.reader.WaitFor(ctx, id, match)
 		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			// the wait is over (or the server is stopping): answer with what is known
 			err, timedOut = nil, true
 		}
-	} else {
-		st, found, err = s.reader.Status(id)
 	}
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "status view unavailable: "+err.Error())
+		internalError(w, r, http.StatusServiceUnavailable, "status view unavailable", err)
 		return
 	}
 	if !found {
-		exists, err := s.orders.Exists(r.Context(), id)
-		if err != nil {
-			writeError(w, http.StatusServiceUnavailable, "order store unavailable: "+err.Error())
-			return
-		}
-		if !exists {
-			writeError(w, http.StatusNotFound, "unknown order id "+id)
-			return
-		}
 		// placed, not yet captured into the status table
 		st = schemas.OrderStatus{OrderID: id, Status: schemas.StatusPlaced}
 	}
@@ -270,6 +300,9 @@ func reached(st schemas.OrderStatus, want schemas.Status) bool {
 }
 
 func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, auth.ScopeOperations) {
+		return
+	}
 	q := r.URL.Query()
 	var status schemas.Status
 	if v := q.Get("status"); v != "" {
@@ -291,7 +324,7 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
 	}
 	list, err := s.reader.List(status, limit)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "status view unavailable: "+err.Error())
+		internalError(w, r, http.StatusServiceUnavailable, "status view unavailable", err)
 		return
 	}
 	out := make([]orderResponse, 0, len(list))
@@ -302,6 +335,9 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) setStock(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, auth.ScopeOperations) {
+		return
+	}
 	var body struct {
 		Available *int64 `json:"available"`
 	}
@@ -325,13 +361,16 @@ func (s *Server) setStock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "could not set stock: "+err.Error())
+		internalError(w, r, http.StatusServiceUnavailable, "could not set stock", err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"sku": sku, "available": *body.Available, "event_id": eventID})
 }
 
 func (s *Server) getStock(w http.ResponseWriter, r *http.Request) {
+	if !allow(w, r, auth.ScopeOperations) {
+		return
+	}
 	sku := r.PathValue("sku")
 	if !orderIDRe.MatchString(sku) {
 		writeError(w, http.StatusBadRequest, "malformed sku")
@@ -339,7 +378,7 @@ func (s *Server) getStock(w http.ResponseWriter, r *http.Request) {
 	}
 	st, err := s.reader.Stock(sku)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "inventory view unavailable: "+err.Error())
+		internalError(w, r, http.StatusServiceUnavailable, "inventory view unavailable", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sku": st.SKU, "available": st.Available, "reserved": st.Reserved})
@@ -351,12 +390,10 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("body holds more than one JSON value")
-	}
 	if err == nil {
-		if _, extra := io.Copy(io.Discard, r.Body); extra != nil {
-			err = extra
+		// strict: nothing but white space may follow the value (a stray "}" included)
+		if _, next := dec.Token(); !errors.Is(next, io.EOF) {
+			err = errors.New("body holds data after the JSON value")
 		}
 	}
 	var tooBig *http.MaxBytesError

@@ -3,11 +3,13 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/pipelines/views"
 	"github.com/orderflow/orderflow/processors/orders"
 	"github.com/orderflow/orderflow/schemas"
@@ -33,14 +35,22 @@ func (m *memOrders) Place(_ context.Context, req orders.NewOrder, key, _ string)
 func (m *memOrders) SetStock(_ context.Context, sku string, n int64, _ string) (string, error) {
 	return "e", orders.ValidateStock(sku, n)
 }
-func (m *memOrders) Exists(_ context.Context, id string) (bool, error) { return id == "o-placed", nil }
+func (m *memOrders) Owner(_ context.Context, id string) (string, bool, error) {
+	if id == "o-placed" {
+		return "c-placed", true, nil
+	}
+	if id == "o-known" {
+		return "c-known", true, nil
+	}
+	return "", false, nil
+}
 
 type memReader struct{}
 
 func (memReader) Ready() bool { return true }
 func (memReader) Status(id string) (schemas.OrderStatus, bool, error) {
 	if id == "o-known" {
-		return schemas.OrderStatus{OrderID: id, Status: schemas.StatusShipped}, true, nil
+		return schemas.OrderStatus{OrderID: id, CustomerID: "c-known", Status: schemas.StatusShipped}, true, nil
 	}
 	return schemas.OrderStatus{}, false, nil
 }
@@ -85,6 +95,7 @@ func TestBadInputGets4xxJSON(t *testing.T) {
 		{"negative quantity", "POST", "/orders", strings.Replace(good, `"quantity":2`, `"quantity":-1`, 1), 400},
 		{"bad currency", "POST", "/orders", strings.Replace(good, `"EUR"`, `"euro"`, 1), 400},
 		{"two JSON values", "POST", "/orders", good + good, 400},
+		{"trailing brace", "POST", "/orders", good + "}", 400},
 		{"empty body", "POST", "/orders", ``, 400},
 		{"body over 1 MiB", "POST", "/orders", `{"customer_id":"` + strings.Repeat("x", MaxBody) + `"}`, 413},
 		{"unknown order", "GET", "/orders/o-nope", "", 404},
@@ -188,4 +199,84 @@ func TestOrderLimitsWithinContract(t *testing.T) {
 		t.Errorf("orders allows %d items of up to %d units; OrderPlaced allows %d lines of up to %d",
 			orders.MaxItems, orders.MaxQuantity, schemas.MaxLines, schemas.MaxQuantity)
 	}
+}
+
+const testKeys = `
+ops   0123456789abcdef-ops    operations
+alice 0123456789abcdef-alice  customer customer=c-known
+bob   0123456789abcdef-bob    customer customer=c-bob
+`
+
+// With authentication on: no token is 401, a token without the endpoint's scope 403, a customer
+// sees and places only its own orders (another customer's order is 404, as if unknown), and a
+// caller beyond its rate limit gets 429 with Retry-After.
+func TestAuthenticationAndScopes(t *testing.T) {
+	keys, err := auth.ParseKeys(strings.NewReader(testKeys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(&memOrders{byKey: map[string]string{}}, memReader{}, WithAuth(keys, 1000, 1000))
+	bearer := func(who string) []string { return []string{"Authorization", "Bearer 0123456789abcdef-" + who} }
+	cases := []struct {
+		name, method, path, body string
+		hdr                      []string
+		code                     int
+	}{
+		{"health is public", "GET", "/healthz", "", nil, 200},
+		{"no token", "GET", "/orders/o-known", "", nil, 401},
+		{"unknown token", "GET", "/orders/o-known", "", bearer("mallory"), 401},
+		{"not bearer", "GET", "/orders/o-known", "", []string{"Authorization", "Basic 0123456789abcdef-ops"}, 401},
+		{"own order", "GET", "/orders/o-known", "", bearer("alice"), 200},
+		{"another customer's order", "GET", "/orders/o-known", "", bearer("bob"), 404},
+		{"another customer's order, long poll", "GET", "/orders/o-known?wait_for=terminal&timeout=30s", "", bearer("bob"), 404},
+		{"operations read any order", "GET", "/orders/o-known", "", bearer("ops"), 200},
+		{"customer lists all orders", "GET", "/orders", "", bearer("alice"), 403},
+		{"operations list", "GET", "/orders", "", bearer("ops"), 200},
+		{"customer sets stock", "PUT", "/inventory/SKU-1", `{"available":5}`, bearer("alice"), 403},
+		{"customer reads stock", "GET", "/inventory/SKU-1", "", bearer("alice"), 403},
+		{"operations set stock", "PUT", "/inventory/SKU-1", `{"available":5}`, bearer("ops"), 202},
+		{"customer orders for another", "POST", "/orders", good, bearer("alice"), 403},
+		{"customer orders for itself", "POST", "/orders", strings.Replace(good, `"c-1"`, `"c-known"`, 1), bearer("alice"), 201},
+		{"customer id from the token", "POST", "/orders", strings.Replace(good, `"customer_id":"c-1",`, ``, 1), bearer("bob"), 201},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rec, body := do(t, h, c.method, c.path, c.body, c.hdr...)
+			if rec.Code != c.code {
+				t.Fatalf("%d %v, want %d", rec.Code, body, c.code)
+			}
+			if c.code == 401 && rec.Header().Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+		})
+	}
+
+	limited := New(&memOrders{byKey: map[string]string{}}, memReader{}, WithAuth(keys, 1, 2))
+	codes := []int{}
+	var last *httptest.ResponseRecorder
+	for range 3 {
+		last, _ = do(t, limited, "GET", "/orders/o-known", "", bearer("alice")...)
+		codes = append(codes, last.Code)
+	}
+	if codes[2] != 429 || last.Header().Get("Retry-After") == "" {
+		t.Errorf("codes %v, Retry-After %q; want the third refused with 429 and Retry-After", codes, last.Header().Get("Retry-After"))
+	}
+	if rec, _ := do(t, limited, "GET", "/orders/o-known", "", bearer("ops")...); rec.Code != 200 {
+		t.Errorf("another caller limited too: %d", rec.Code)
+	}
+}
+
+// A failure of a dependency answers a generic 5xx with a request id; the cause stays in the log.
+func TestInternalErrorsHideTheirCause(t *testing.T) {
+	h := New(&failingOrders{}, memReader{})
+	rec, body := do(t, h, "POST", "/orders", good)
+	if rec.Code != 503 || body["request_id"] == "" || strings.Contains(rec.Body.String(), "password") {
+		t.Errorf("%d %s", rec.Code, rec.Body.String())
+	}
+}
+
+type failingOrders struct{ memOrders }
+
+func (*failingOrders) Place(context.Context, orders.NewOrder, string, string) (orders.Placed, error) {
+	return orders.Placed{}, errors.New(`failed to connect to user=orderflow password=s3cret host=db: refused`)
 }

@@ -49,6 +49,21 @@ type Config struct {
 	MetricsURL string
 	// Placer places the orders (default: POST to API). Stock seeding and waiting use the API.
 	Placer Placer
+	// Token is sent as "Authorization: Bearer <token>" on every request to the API (it needs the
+	// operations scope: the mix places orders for many customers and sets stock).
+	Token string
+}
+
+// bearer adds a bearer token to every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
 }
 
 // Order is one planned request.
@@ -158,6 +173,15 @@ func (r Result) Summary(w io.Writer) {
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.HTTP == nil {
 		cfg.HTTP = &http.Client{Timeout: 90 * time.Second}
+	}
+	if cfg.Token != "" {
+		withToken := *cfg.HTTP
+		next := withToken.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		withToken.Transport = bearer{token: cfg.Token, next: next}
+		cfg.HTTP = &withToken
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 32

@@ -40,6 +40,7 @@ type pipeline struct {
 	schema string
 	state  string
 	apps   []*running
+	token  string // bearer token call sends, when set
 }
 
 type running struct {
@@ -177,6 +178,9 @@ func (p *pipeline) call(method, path string, body any, out any) int {
 		json.NewEncoder(&rd).Encode(body)
 	}
 	req, _ := http.NewRequest(method, p.base+path, &rd)
+	if p.token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		p.t.Errorf("%s %s: %v", method, path, err) // not Fatal: workers call this from goroutines

@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/orderflow/orderflow/connectors"
+	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/internal/lag"
 	"github.com/orderflow/orderflow/internal/tracing"
@@ -45,7 +46,7 @@ import (
 
 // Defaults of a process; the command line shows them.
 const (
-	DefaultAPIAddr = ":8080"
+	DefaultAPIAddr = "127.0.0.1:8080" // loopback: another address needs credentials (Config.Auth)
 	DefaultGOGC    = 200
 )
 
@@ -93,6 +94,12 @@ type Config struct {
 	// Profiling serves net/http/pprof under /debug/pprof/ next to /metrics (off by default:
 	// profiles reveal internals and cost CPU while taken).
 	Profiling bool
+	// Auth authenticates the API's callers (and guards /metrics and profiles); nil leaves them
+	// open, which New allows only on a loopback address. RatePerSecond and RateBurst limit each
+	// caller (defaults api.DefaultRate and api.DefaultBurst).
+	Auth          auth.Authenticator
+	RatePerSecond float64
+	RateBurst     int
 }
 
 // Validate checks the processor names.
@@ -105,7 +112,36 @@ func (c Config) Validate() error {
 	if !c.API && len(c.Processors) == 0 {
 		return errors.New("nothing to run: name processors or enable the API")
 	}
+	if c.API && c.Auth == nil {
+		addr := c.APIAddr
+		if c.Listener != nil {
+			addr = c.Listener.Addr().String()
+		}
+		if addr == "" {
+			addr = DefaultAPIAddr
+		}
+		if !loopback(addr) {
+			return fmt.Errorf("refusing to serve the API on %s without authentication: configure API keys or JWT validation "+
+				"(ORDERFLOW_API_KEYS_FILE, ORDERFLOW_JWT_HS256_SECRET, ORDERFLOW_JWKS_URL; see README, Security) or listen on 127.0.0.1", addr)
+		}
+	}
+	if (c.MetricsAddr != "" && c.Auth == nil) && !loopback(c.MetricsAddr) {
+		return fmt.Errorf("refusing to serve /metrics on %s without authentication: configure credentials or listen on 127.0.0.1", c.MetricsAddr)
+	}
 	return nil
+}
+
+// loopback reports whether addr (host:port) listens on a loopback address only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // App is a configured orderflow process.
@@ -188,7 +224,13 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		}
 		mux := http.NewServeMux()
 		a.serveDiagnostics(mux)
-		mux.Handle("/", api.New(store, a.views, api.WithTracer(a.tracer.Tracer("orderflow/api"))))
+		opts := []api.Option{api.WithTracer(a.tracer.Tracer("orderflow/api"))}
+		if cfg.Auth != nil {
+			opts = append(opts, api.WithAuth(cfg.Auth, cfg.RatePerSecond, cfg.RateBurst))
+		} else {
+			slog.Warn("the API has no authentication (allowed on a loopback address only)")
+		}
+		mux.Handle("/", api.New(store, a.views, opts...))
 		a.handler = mux
 		a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "orderflow_table_recovered",
 			Help: "1 once a processor's or view's table is recovered.", ConstLabels: prometheus.Labels{"table": "views", "role": "view"}},
@@ -199,13 +241,14 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 
 // serveDiagnostics mounts /metrics, and /debug/pprof/ when profiling is on.
 func (a *App) serveDiagnostics(mux *http.ServeMux) {
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+	ops := func(h http.Handler) http.Handler { return api.RequireOperations(a.cfg.Auth, h) }
+	mux.Handle("GET /metrics", ops(promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{})))
 	if a.cfg.Profiling {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.Handle("/debug/pprof/", ops(http.HandlerFunc(pprof.Index)))
+		mux.Handle("/debug/pprof/cmdline", ops(http.HandlerFunc(pprof.Cmdline)))
+		mux.Handle("/debug/pprof/profile", ops(http.HandlerFunc(pprof.Profile)))
+		mux.Handle("/debug/pprof/symbol", ops(http.HandlerFunc(pprof.Symbol)))
+		mux.Handle("/debug/pprof/trace", ops(http.HandlerFunc(pprof.Trace)))
 	}
 }
 
@@ -252,7 +295,7 @@ func (a *App) Run(ctx context.Context) error {
 			}
 			return nil
 		})
-		srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+		srv := newHTTPServer(a.handler, ctx)
 		ln := a.cfg.Listener
 		if ln == nil {
 			addr := a.cfg.APIAddr
@@ -275,7 +318,10 @@ func (a *App) Run(ctx context.Context) error {
 			<-ctx.Done()
 			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			return srv.Shutdown(shutdown)
+			if err := srv.Shutdown(shutdown); err != nil {
+				slog.Warn("api: connections still open at shutdown; closed", "err", err)
+			}
+			return nil
 		})
 	}
 	if a.cfg.MetricsAddr != "" {
@@ -285,7 +331,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		mux := http.NewServeMux()
 		a.serveDiagnostics(mux)
-		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		msrv := newHTTPServer(mux, ctx)
 		g.Go(func() error {
 			if err := msrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
@@ -303,4 +349,14 @@ func (a *App) Run(ctx context.Context) error {
 	defer cancel()
 	_ = a.tracer.Shutdown(shutdown)
 	return err
+}
+
+// newHTTPServer bounds what a client can hold: headers in 10 s and 64 KiB, a whole request in
+// 30 s, an answer in 75 s (a long poll waits at most 60 s), idle connections for 2 minutes.
+// Requests see ctx: when the process stops, long polls end at once (answering timed out)
+// instead of holding the shutdown.
+func newHTTPServer(h http.Handler, ctx context.Context) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 75 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 }

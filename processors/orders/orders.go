@@ -268,12 +268,15 @@ func ValidateStock(sku string, available int64) error {
 	return nil
 }
 
-// Exists reports whether the order was placed (it may not have reached the status table yet).
-func (s *Store) Exists(ctx context.Context, orderID string) (bool, error) {
-	var one int
-	err := s.pool.QueryRow(ctx, `SELECT 1 FROM `+s.schema+`.orders WHERE order_id = $1`, orderID).Scan(&one)
+// Owner returns the customer of a placed order; found is false for an order id never placed (it
+// may be placed and not yet in the status table).
+func (s *Store) Owner(ctx context.Context, orderID string) (customer string, found bool, err error) {
+	err = s.pool.QueryRow(ctx, `SELECT customer_id FROM `+s.schema+`.orders WHERE order_id = $1`, orderID).Scan(&customer)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
+		return "", false, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return "", false, fmt.Errorf("orders: owner of %s: %w", orderID, err)
+	}
+	return customer, true, nil
 }

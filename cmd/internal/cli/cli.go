@@ -15,4 +15,9 @@ func BindEndpoints(root *cobra.Command, cfg *endpoints.Endpoints) {
 	f.StringVar(&cfg.RegistryURL, "registry-url", cfg.RegistryURL, "Confluent-compatible schema registry base URL (env ORDERFLOW_REGISTRY_URL)")
 	f.StringVar(&cfg.ConnectURL, "connect-url", cfg.ConnectURL, "Kafka Connect REST URL (env ORDERFLOW_CONNECT_URL)")
 	f.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "timeout of one request to Kafka, Connect, the registry or PostgreSQL")
+	// --help shows the defaults, which come from the environment: never their passwords
+	for _, name := range []string{"pg-dsn", "registry-url", "connect-url"} {
+		fl := f.Lookup(name)
+		fl.DefValue = endpoints.Redact(fl.DefValue)
+	}
 }
