@@ -13,6 +13,13 @@ GO_TEST_FLAGS ?= -count=1 -v -timeout 10m
 
 export ORDERFLOW_BIN := $(CURDIR)/$(BIN)
 
+# The docker stack's PostgreSQL password (compose/.env, written by `make up`): orderflow's DSN
+# must carry the same. Absent for the native stack, whose local default stays.
+-include compose/.env
+ifneq ($(ORDERFLOW_PG_PASSWORD),)
+export ORDERFLOW_PG_PASSWORD
+endif
+
 .PHONY: build build-bench up down status clean demo test test-unit test-integration test-failure bench bench-quick bench-soak fmt
 
 build:
@@ -34,7 +41,10 @@ endif
 
 up: build
 	@mode=$(STACK_MODE); echo "stack: $$mode"; \
-	if [ "$$mode" = docker ]; then $(COMPOSE) up -d --wait; else compose/native/stack.sh up; fi
+	if [ "$$mode" = docker ]; then \
+	  [ -f compose/.env ] || (umask 077; echo "ORDERFLOW_PG_PASSWORD=$$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" > compose/.env); \
+	  set -a; . compose/.env; set +a; $(COMPOSE) up -d --wait; \
+	else compose/native/stack.sh up; fi
 
 
 down:

@@ -54,8 +54,11 @@ func TestComposeFileMatchesNativeStack(t *testing.T) {
 		}
 		published := false
 		for _, p := range s.Ports {
-			if strings.HasPrefix(p, w.hostPort+":") {
+			if strings.HasPrefix(p, "127.0.0.1:"+w.hostPort+":") {
 				published = true
+			}
+			if !strings.HasPrefix(p, "127.0.0.1:") {
+				t.Errorf("%s: port %s is published on every interface, not on 127.0.0.1 only", name, p)
 			}
 		}
 		if !published {
@@ -77,6 +80,9 @@ func TestComposeFileMatchesNativeStack(t *testing.T) {
 	}
 	if cmd := strings.Join(cf.Services["postgres"].Command, " "); !strings.Contains(cmd, "wal_level=logical") {
 		t.Errorf("postgres must run with wal_level=logical, command is %q", cmd)
+	}
+	if strings.Contains(string(data), ":-postgres}") {
+		t.Error("docker-compose.yml carries a default password; it must come from compose/.env")
 	}
 	if _, ok := cf.Services["connect"].Environment["CONNECT_CONFIG_PROVIDERS"]; !ok {
 		t.Error("connect must enable the env config provider so connector configs carry no password")
