@@ -17,6 +17,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -448,9 +449,15 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
 }
 
-// jsonErrors turns the mux's plain-text 404 and 405 answers into JSON errors.
+// jsonErrors turns the mux's plain-text 404 and 405 answers into JSON errors, and answers a
+// path that is not in canonical form ("//", "/./", "/../") with a JSON 404 where the mux would
+// redirect with an HTML body.
 func jsonErrors(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == "" || path.Clean(p) != p {
+			writeError(w, http.StatusNotFound, "no such endpoint (paths are matched exactly)")
+			return
+		}
 		_, pattern := mux.Handler(r)
 		if pattern == "" {
 			rec := &statusRecorder{ResponseWriter: w}
