@@ -33,7 +33,7 @@ ready() { curl -fs --max-time 2 -o /dev/null "$URL/readyz"; }
 demo_keys() {
   if [ -n "${ORDERFLOW_API_KEYS_FILE:-}${ORDERFLOW_API_KEYS:-}${ORDERFLOW_JWT_HS256_SECRET:-}${ORDERFLOW_JWKS_URL:-}" ]; then return; fi
   if [ ! -s "$RUN_DIR/api-keys" ]; then
-    (umask 077; "$BIN" auth new-key --name demo >"$RUN_DIR/api-keys")
+    (umask 077; "$BIN" auth new-key --name demo --rate 5000 >"$RUN_DIR/api-keys")
     log "made a local operations API key in $RUN_DIR/api-keys"
   fi
   export ORDERFLOW_API_KEYS_FILE="$RUN_DIR/api-keys"

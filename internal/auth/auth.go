@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +49,7 @@ type Principal struct {
 	ID       string   // names the caller in logs and rate limits (an API key's name, a JWT's subject)
 	Scopes   []string // ScopeCustomer, ScopeOperations
 	Customer string   // the customer a ScopeCustomer token acts for
+	Rate     float64  // requests per second this caller may make (0: the API's default)
 }
 
 // Can reports whether the principal holds scope.
@@ -91,7 +93,8 @@ type key struct {
 	p      Principal
 }
 
-// ParseKeys reads API keys, one per line: `<name> <token> <scope>[,<scope>] [customer=<id>]`.
+// ParseKeys reads API keys, one per line:
+// `<name> <token> <scope>[,<scope>] [customer=<id>] [rate=<requests per second>]`.
 // Blank lines and lines starting with # are skipped. A customer-scoped key must name its
 // customer; tokens must be at least 16 characters.
 func ParseKeys(r io.Reader) (*Keys, error) {
@@ -113,11 +116,19 @@ func ParseKeys(r io.Reader) (*Keys, error) {
 			}
 		}
 		for _, opt := range f[3:] {
-			v, ok := strings.CutPrefix(opt, "customer=")
-			if !ok || v == "" {
-				return nil, fmt.Errorf("api keys line %d: unknown option %q", n, opt)
+			if v, ok := strings.CutPrefix(opt, "customer="); ok && v != "" {
+				p.Customer = v
+				continue
 			}
-			p.Customer = v
+			if v, ok := strings.CutPrefix(opt, "rate="); ok {
+				r, err := strconv.ParseFloat(v, 64)
+				if err != nil || r <= 0 {
+					return nil, fmt.Errorf("api keys line %d: rate must be a positive number of requests per second", n)
+				}
+				p.Rate = r
+				continue
+			}
+			return nil, fmt.Errorf("api keys line %d: unknown option %q", n, opt)
 		}
 		if p.Can(ScopeCustomer) && !p.Can(ScopeOperations) && p.Customer == "" {
 			return nil, fmt.Errorf("api keys line %d: a %s key needs customer=<id>", n, ScopeCustomer)

@@ -36,7 +36,14 @@ func TestKeys(t *testing.T) {
 	if _, err := k.Authenticate(context.Background(), "0123456789abcdef-nobody"); !errors.Is(err, auth.ErrUnauthenticated) {
 		t.Errorf("unknown key: %v", err)
 	}
+	if c, err := auth.ParseKeys(strings.NewReader("carol 0123456789abcdef-carol operations rate=500")); err != nil {
+		t.Errorf("rate option: %v", err)
+	} else if p, _ := c.Authenticate(context.Background(), "0123456789abcdef-carol"); p.Rate != 500 {
+		t.Errorf("rate %v, want 500", p.Rate)
+	}
 	for _, bad := range []string{
+		"bob 0123456789abcdef-bob operations rate=0",      // no rate
+		"bob 0123456789abcdef-bob operations rate=fast",   // not a number
 		"bob tooshort customer customer=c-bob",            // short token
 		"bob 0123456789abcdef-bob customer",               // customer key without customer
 		"bob 0123456789abcdef-bob admin",                  // unknown scope

@@ -64,7 +64,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "a valid bearer token is required (Authorization: Bearer <token>)")
 			return
 		}
-		if wait := s.limits.reserve(p.ID); wait > 0 {
+		if wait := s.limits.reserve(p.ID, p.Rate); wait > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 			writeError(w, http.StatusTooManyRequests, "rate limit of this caller exceeded; retry later")
 			return
@@ -129,8 +129,9 @@ type caller struct {
 	seen time.Time
 }
 
-// reserve takes a token for id and returns 0, or how long until one is available (nothing taken).
-func (l *limiter) reserve(id string) time.Duration {
+// reserve takes a token for id (allowed perSecond requests, bursts of twice that; 0: the
+// limiter's default) and returns 0, or how long until one is available (nothing taken).
+func (l *limiter) reserve(id string, perSecond float64) time.Duration {
 	if l == nil {
 		return 0
 	}
@@ -147,7 +148,11 @@ func (l *limiter) reserve(id string) time.Duration {
 	}
 	c := l.callers[id]
 	if c == nil {
-		c = &caller{l: rate.NewLimiter(l.rate, l.burst)}
+		r, burst := l.rate, l.burst
+		if perSecond > 0 {
+			r, burst = rate.Limit(perSecond), max(1, int(2*perSecond))
+		}
+		c = &caller{l: rate.NewLimiter(r, burst)}
 		l.callers[id] = c
 	}
 	c.seen = now

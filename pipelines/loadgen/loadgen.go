@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -400,31 +401,48 @@ func seed(ctx context.Context, cfg Config, stock map[string]int64) error {
 	return nil
 }
 
+// call sends one request and decodes a 2xx answer into out. An answer 429 (the API's rate limit)
+// is retried after the Retry-After it names (at most 5 s each time) until ctx ends.
 func call(ctx context.Context, c *http.Client, method, url string, body, out any) (int, error) {
-	var rd io.Reader
+	var payload []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return 0, err
 		}
-		rd = bytes.NewReader(b)
+		payload = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if out != nil && resp.StatusCode/100 == 2 {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			return resp.StatusCode, fmt.Errorf("decode answer: %w", err)
+	for {
+		req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(payload))
+		if err != nil {
+			return 0, err
 		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			resp.Body.Close()
+			wait := time.Second
+			if n, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && n >= 0 {
+				wait = min(time.Duration(n)*time.Second, 5*time.Second)
+			}
+			select {
+			case <-ctx.Done():
+				return http.StatusTooManyRequests, ctx.Err()
+			case <-time.After(wait):
+			}
+			continue
+		}
+		defer resp.Body.Close()
+		if out != nil && resp.StatusCode/100 == 2 {
+			if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+				return resp.StatusCode, fmt.Errorf("decode answer: %w", err)
+			}
+		}
+		return resp.StatusCode, nil
 	}
-	return resp.StatusCode, nil
 }
 
 // Expected returns what n orders of the mix must end as when every order completes, whatever
