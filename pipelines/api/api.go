@@ -35,6 +35,10 @@ import (
 // MaxBody is the largest request body accepted.
 const MaxBody = 1 << 20
 
+// DBTimeout bounds each request's work in the database (placing an order, setting stock, looking
+// an order up): a stuck database answers 503 instead of holding connections.
+const DBTimeout = 5 * time.Second
+
 // Orders is what the API needs of the order store.
 type Orders interface {
 	Place(ctx context.Context, req orders.NewOrder, idempotencyKey, traceparent string) (orders.Placed, error)
@@ -144,7 +148,9 @@ func (s *Server) placeOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, end := s.span(r, "POST /orders")
 	defer end()
-	placed, err := s.orders.Place(ctx, req, r.Header.Get("Idempotency-Key"), s.traceparent(ctx, r))
+	dbctx, cancel := context.WithTimeout(ctx, DBTimeout)
+	defer cancel()
+	placed, err := s.orders.Place(dbctx, req, r.Header.Get("Idempotency-Key"), s.traceparent(ctx, r))
 	switch {
 	case errors.Is(err, orders.ErrInvalid):
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -247,7 +253,9 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	customer := st.CustomerID
 	if !found || customer == "" {
-		owner, placed, err := s.orders.Owner(r.Context(), id)
+		dbctx, cancel := context.WithTimeout(r.Context(), DBTimeout)
+		owner, placed, err := s.orders.Owner(dbctx, id)
+		cancel()
 		if err != nil {
 			internalError(w, r, http.StatusServiceUnavailable, "order store unavailable", err)
 			return
@@ -356,7 +364,9 @@ func (s *Server) setStock(w http.ResponseWriter, r *http.Request) {
 	sku := r.PathValue("sku")
 	ctx, end := s.span(r, "PUT /inventory/{sku}")
 	defer end()
-	eventID, err := s.orders.SetStock(ctx, sku, *body.Available, s.traceparent(ctx, r))
+	dbctx, cancel := context.WithTimeout(ctx, DBTimeout)
+	defer cancel()
+	eventID, err := s.orders.SetStock(dbctx, sku, *body.Available, s.traceparent(ctx, r))
 	if errors.Is(err, orders.ErrInvalid) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return

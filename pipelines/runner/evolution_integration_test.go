@@ -76,6 +76,18 @@ func TestIntegrationLiveSchemaEvolution(t *testing.T) {
 		}
 		v2Orders = append(v2Orders, created.OrderID)
 	}
+	// the v1 orders never were in the database: the API knows them once the status table does
+	// (until then an id neither the table nor the database knows is 404 at once)
+	for _, id := range v1Orders {
+		if err := itest.Eventually(itest.Context(t, time.Minute), func() error {
+			if code := p.call("GET", "/orders/"+id, nil, nil); code != 200 {
+				return fmt.Errorf("GET /orders/%s: %d", id, code)
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("v1 order never reached the status table: %v", err)
+		}
+	}
 	for _, id := range append(v1Orders, v2Orders...) {
 		var final orderResp
 		p.call("GET", "/orders/"+id+"?wait_for=terminal&timeout=60s", nil, &final)

@@ -50,8 +50,19 @@ const (
 	DefaultGOGC    = 200
 )
 
-// DefaultStateDir is where tables and views are kept unless said otherwise ($TMPDIR/orderflow-state).
-func DefaultStateDir() string { return filepath.Join(os.TempDir(), "orderflow-state") }
+// DefaultStateDir is where tables and views are kept unless said otherwise: a directory that
+// survives a reboot ($XDG_STATE_HOME/orderflow, else ~/.local/state/orderflow; the temporary
+// directory only when there is no home). A table kept there restores from where it was instead
+// of from the start of its changelog.
+func DefaultStateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "orderflow")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "orderflow")
+	}
+	return filepath.Join(os.TempDir(), "orderflow-state")
+}
 
 // ParseProcessors reads a processor list: "all", "none" (or empty), or names separated by commas.
 func ParseProcessors(s string) []string {
