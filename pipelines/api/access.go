@@ -92,25 +92,18 @@ func ownsOrder(r *http.Request, customer string) bool {
 	return p.Can(auth.ScopeOperations) || (p.Can(auth.ScopeCustomer) && customer == p.Customer)
 }
 
-// RequireOperations guards h (e.g. /metrics, profiles) with a the way WithAuth guards the API,
-// asking for the operations scope; with a nil authenticator it returns h.
+// RequireOperations guards h (e.g. /metrics, profiles) as WithAuth guards the API (401 without
+// a valid token), asking for the operations scope (403); with a nil authenticator it returns h.
 func RequireOperations(a auth.Authenticator, h http.Handler) http.Handler {
 	if a == nil {
 		return h
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := auth.FromRequest(a, r)
-		if err != nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="orderflow"`)
-			writeError(w, http.StatusUnauthorized, "a valid bearer token is required (Authorization: Bearer <token>)")
-			return
+	guard := &Server{auth: a}
+	return guard.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allow(w, r, auth.ScopeOperations) {
+			h.ServeHTTP(w, r)
 		}
-		if !p.Can(auth.ScopeOperations) {
-			writeError(w, http.StatusForbidden, "this token lacks the scope this endpoint needs")
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
+	}))
 }
 
 // limiter keeps a token bucket per caller; a caller idle for ten minutes is forgotten, so the

@@ -280,3 +280,22 @@ type failingOrders struct{ memOrders }
 func (*failingOrders) Place(context.Context, orders.NewOrder, string, string) (orders.Placed, error) {
 	return orders.Placed{}, errors.New(`failed to connect to user=orderflow password=s3cret host=db: refused`)
 }
+
+// Operational endpoints guarded by RequireOperations: 401 without a token, 403 for a customer,
+// through for operations.
+func TestRequireOperations(t *testing.T) {
+	keys, err := auth.ParseKeys(strings.NewReader(testKeys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := RequireOperations(keys, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"ok": "yes"}) }))
+	for who, want := range map[string]int{"": 401, "alice": 403, "ops": 200} {
+		var hdr []string
+		if who != "" {
+			hdr = []string{"Authorization", "Bearer 0123456789abcdef-" + who}
+		}
+		if rec, _ := do(t, h, "GET", "/metrics", "", hdr...); rec.Code != want {
+			t.Errorf("%q: %d, want %d", who, rec.Code, want)
+		}
+	}
+}
