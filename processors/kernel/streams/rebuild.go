@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -52,23 +51,16 @@ type RebuildConfig[S any] struct {
 func Durable[S any](decide Decider[S]) Decider[Envelope[S]] {
 	return func(env *Envelope[S], ev schemas.Event, msg Message) (*Envelope[S], []Emit, error) {
 		var state *S
-		var offsets map[string]int64
+		var current Envelope[S]
 		if env != nil {
-			state, offsets = &env.State, env.Offsets
+			state, current = &env.State, *env
 		}
 		next, emits, err := decide(state, ev, msg)
 		if err != nil || (next == nil && len(emits) == 0) {
 			return nil, emits, err
 		}
-		if next == nil {
-			if next = state; next == nil {
-				next = new(S)
-			}
-		}
-		out := &Envelope[S]{State: *next, Offsets: make(map[string]int64, len(offsets)+1)}
-		maps.Copy(out.Offsets, offsets)
-		out.Offsets[msg.Topic] = msg.Offset
-		return out, emits, nil
+		out := current.advanced(*stateAfter(next, state), msg.Topic, msg.Offset)
+		return &out, emits, nil
 	}
 }
 

@@ -199,6 +199,26 @@ type Envelope[S any] struct {
 	Offsets map[string]int64 `json:"offsets,omitempty"`
 }
 
+// advanced is the envelope after an input of topic at offset left the state s.
+func (e Envelope[S]) advanced(s S, topic string, offset int64) Envelope[S] {
+	next := Envelope[S]{State: s, Offsets: make(map[string]int64, len(e.Offsets)+1)}
+	maps.Copy(next.Offsets, e.Offsets)
+	next.Offsets[topic] = offset
+	return next
+}
+
+// stateAfter is the state an input that changed something or emitted leaves: the decision's new
+// state, or the one it had (a zero state for a key without one) when it only emitted.
+func stateAfter[S any](next, state *S) *S {
+	if next != nil {
+		return next
+	}
+	if state != nil {
+		return state
+	}
+	return new(S)
+}
+
 // DurableCallback is Callback for processors whose emits must survive a crash. Goka writes the
 // table and the emits concurrently and commits the input offset after both; a kill -9 in between
 // may keep the new state and lose an emit. On restart the input is delivered again: the
@@ -228,12 +248,7 @@ func DurableCallback[S any](env Env, processor string, decide Decider[S], accept
 		topic := string(ctx.Topic())
 		last, seen := env.Offsets[topic]
 		replay := seen && ctx.Offset() <= last
-		h.handle(ctx, msg, state, replay, func(s S) {
-			next := Envelope[S]{State: s, Offsets: make(map[string]int64, len(env.Offsets)+1)}
-			maps.Copy(next.Offsets, env.Offsets)
-			next.Offsets[topic] = ctx.Offset()
-			ctx.SetValue(next)
-		})
+		h.handle(ctx, msg, state, replay, func(s S) { ctx.SetValue(env.advanced(s, topic, ctx.Offset())) })
 		if replay {
 			slog.Info("replayed input after a restart; its emits sent again", "processor", processor,
 				"topic", topic, "offset", ctx.Offset(), "key", ctx.Key())
@@ -364,12 +379,7 @@ func (h *handler[S]) handle(ctx goka.Context, msg any, state *S, replay bool, st
 	out := h.encode(ctx, emits, traceparent)
 	stored := false
 	if !replay && (next != nil || len(emits) > 0) {
-		if next == nil {
-			if next = state; next == nil {
-				next = new(S)
-			}
-		}
-		store(*next)
+		store(*stateAfter(next, state))
 		stored = true
 	}
 	h.emit(ctx, out)
