@@ -34,6 +34,9 @@ STACK_MODE := $(shell if [ "$(ORDERFLOW_STACK)" = docker ] || [ "$(ORDERFLOW_STA
   echo "$(ORDERFLOW_STACK)"; elif command -v docker >/dev/null 2>&1 && timeout 5 docker info >/dev/null 2>&1; then \
   echo docker; else echo native; fi)
 
+# tests skip what only the native stack has (its SASL_SSL listener) when the stack is docker's
+export ORDERFLOW_STACK_MODE := $(STACK_MODE)
+
 # inside compose, Connect reaches PostgreSQL by its service name
 ifeq ($(STACK_MODE),docker)
 export ORDERFLOW_CONNECT_PG_HOST ?= postgres:5432

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/orderflow/orderflow/cmd/internal/cli"
 	"github.com/orderflow/orderflow/cmd/orderflow-bench/internal/bench"
 	"github.com/orderflow/orderflow/internal/endpoints"
 )
@@ -25,6 +26,9 @@ func newBenchCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	cmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the harness and in-process consumers, e.g. the reprocessing join) to this file")
 	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if err := cfg.Validate(); err != nil {
+			return err
+		}
+		if err := cli.ConfigureKafka(); err != nil {
 			return err
 		}
 		if cpuProfile == "" {

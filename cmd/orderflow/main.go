@@ -55,7 +55,10 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return cfg.Validate()
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			return cli.ConfigureKafka()
 		},
 	}
 	cli.BindEndpoints(root, &cfg)

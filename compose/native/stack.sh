@@ -36,7 +36,7 @@ KAFKA_LIBS="$CACHE/kafka-$KAFKA_VERSION/libs"
 PLUGIN_PATH="$CACHE/connect-plugins-debezium-$DEBEZIUM_VERSION"
 APICURIO_HOME="$CACHE/apicurio-registry-$APICURIO_VERSION"
 
-PG_PORT=5432 KAFKA_PORT=9092 CONTROLLER_PORT=9093 CONNECT_PORT=8083 REGISTRY_PORT=8081 REGISTRY_MGMT_PORT=9081
+PG_PORT=5432 KAFKA_PORT=9092 KAFKA_SASL_PORT=9094 CONTROLLER_PORT=9093 CONNECT_PORT=8083 REGISTRY_PORT=8081 REGISTRY_MGMT_PORT=9081
 
 # JVM sizing for a 2-core machine: the whole stack stays well under 3 GB RSS.
 KAFKA_HEAP="${ORDERFLOW_KAFKA_HEAP:--Xms256m -Xmx512m}"
@@ -189,8 +189,12 @@ wait_healthy() { # wait_healthy <name> <probe fn>: poll, never sleep blindly
 
 probe_postgres() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -d orderflow -U postgres; }
 
-probe_kafka() { # broker metadata answers through the orderflow CLI (sarama)
-  "$ORDERFLOW_BIN" stack probe kafka >/dev/null 2>&1
+KAFKA_CLIENT_ENV_VARS=(ORDERFLOW_KAFKA_TLS ORDERFLOW_KAFKA_CA_FILE ORDERFLOW_KAFKA_TLS_SERVER_NAME
+  ORDERFLOW_KAFKA_SASL_MECHANISM ORDERFLOW_KAFKA_USERNAME ORDERFLOW_KAFKA_PASSWORD)
+
+probe_kafka() { # broker metadata answers on the PLAINTEXT listener, through the orderflow CLI (sarama)
+  env "${KAFKA_CLIENT_ENV_VARS[@]/#/-u}" ORDERFLOW_BROKERS="localhost:$KAFKA_PORT" \
+    "$ORDERFLOW_BIN" stack probe kafka >/dev/null 2>&1
 }
 
 probe_connect() {
@@ -291,15 +295,63 @@ stop_postgres() {
 # ---------------------------------------------------------------------------------------------
 # Kafka broker (KRaft combined mode, single node)
 
+# The broker's second listener, SASL_SSL on :$KAFKA_SASL_PORT: TLS with a self-signed certificate
+# for localhost made by the JDK's keytool, and SCRAM-SHA-512 logins. The SCRAM user (orderflow)
+# and its password live in the cluster's metadata; clients find what they need in
+# $RUN_DIR/kafka/client-sasl.env (mode 600): brokers, CA file, username and password as the
+# ORDERFLOW_KAFKA_* variables orderflow reads.
+KAFKA_SASL_USER=orderflow
+
+ensure_kafka_tls() {
+  local dir="$RUN_DIR/kafka/tls" pw
+  [ -f "$dir/broker.p12" ] && [ -f "$dir/ca.pem" ] && [ -f "$dir/storepass" ] && [ -f "$RUN_DIR/kafka/client-sasl.env" ] && return 0
+  command -v keytool >/dev/null || die "keytool (from the JDK) is needed to make the broker's TLS certificate"
+  log "making the Kafka SASL_SSL listener's certificate and SCRAM credentials"
+  rm -rf "$dir"; mkdir -p "$dir"; chmod 700 "$dir"
+  pw="$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+  (umask 077; printf '%s' "$pw" >"$dir/storepass")
+  keytool -genkeypair -alias broker -keyalg RSA -keysize 2048 -validity 825 -dname "CN=localhost" \
+    -ext "SAN=dns:localhost,ip:127.0.0.1" -storetype PKCS12 -keystore "$dir/broker.p12" \
+    -storepass "$pw" -keypass "$pw" >/dev/null 2>&1 || die "keytool could not make the broker's key pair"
+  keytool -exportcert -rfc -alias broker -keystore "$dir/broker.p12" -storepass "$pw" -file "$dir/ca.pem" >/dev/null 2>&1 \
+    || die "keytool could not export the broker's certificate"
+  (umask 077; printf '%s\n' "ORDERFLOW_BROKERS=localhost:$KAFKA_SASL_PORT" "ORDERFLOW_KAFKA_CA_FILE=$dir/ca.pem" \
+    "ORDERFLOW_KAFKA_SASL_MECHANISM=SCRAM-SHA-512" "ORDERFLOW_KAFKA_USERNAME=$KAFKA_SASL_USER" \
+    "ORDERFLOW_KAFKA_PASSWORD=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" >"$RUN_DIR/kafka/client-sasl.env")
+  rm -f "$RUN_DIR/kafka/data/.orderflow-scram-user" # the new password must reach the cluster
+}
+
+# ensure_kafka_scram_user stores the SCRAM credential of client-sasl.env in the cluster (once per
+# data directory and password), through the PLAINTEXT listener.
+ensure_kafka_scram_user() {
+  local marker="$RUN_DIR/kafka/data/.orderflow-scram-user" pw
+  [ -f "$marker" ] && return 0
+  pw="$(sed -n 's/^ORDERFLOW_KAFKA_PASSWORD=//p' "$RUN_DIR/kafka/client-sasl.env")"
+  java -cp "$KAFKA_LIBS/*" -Dlog4j2.configurationFile="$RUN_DIR/kafka/log4j2.properties" kafka.admin.ConfigCommand \
+    --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter --entity-type users --entity-name "$KAFKA_SASL_USER" \
+    --add-config "SCRAM-SHA-512=[iterations=4096,password=$pw]" >"$RUN_DIR/logs/kafka-scram.log" 2>&1 \
+    || die "creating the Kafka SCRAM user failed; see $RUN_DIR/logs/kafka-scram.log"
+  touch "$marker"
+}
+
 write_kafka_config() {
   mkdir -p "$RUN_DIR/kafka/data" "$RUN_DIR/connect"
-  cat >"$RUN_DIR/kafka/server.properties" <<EOF
+  ensure_kafka_tls
+  local tls="$RUN_DIR/kafka/tls" storepass
+  storepass="$(cat "$tls/storepass")"
+  (umask 077; cat >"$RUN_DIR/kafka/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://localhost:$KAFKA_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT
+advertised.listeners=PLAINTEXT://localhost:$KAFKA_PORT,SASL_SSL://localhost:$KAFKA_SASL_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$tls/broker.p12
+ssl.keystore.password=$storepass
+ssl.key.password=$storepass
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$RUN_DIR/kafka/data
@@ -319,6 +371,7 @@ log.segment.bytes=67108864
 num.network.threads=2
 num.io.threads=4
 EOF
+  )
   cat >"$RUN_DIR/kafka/log4j2.properties" <<EOF
 status = warn
 appender.file.type = File
@@ -357,12 +410,14 @@ start_kafka() {
       || die "formatting Kafka storage failed; see $RUN_DIR/logs/kafka-format.log"
   fi
   wait_port_free "$KAFKA_PORT"
+  wait_port_free "$KAFKA_SASL_PORT"
   wait_port_free "$CONTROLLER_PORT"
   log "starting Kafka $KAFKA_VERSION (KRaft) on :$KAFKA_PORT"
   launch kafka "$RUN_DIR/logs/kafka.log" java $KAFKA_HEAP "${JVM_COMMON[@]}" \
     -Dlog4j2.configurationFile="$RUN_DIR/kafka/log4j2.properties" -Dorderflow.run="$RUN_DIR" \
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$RUN_DIR/kafka/server.properties"
   wait_healthy kafka probe_kafka
+  ensure_kafka_scram_user
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ import (
 var ProtocolVersion = sarama.V4_0_0_0
 
 // NewSaramaConfig returns the sarama configuration every orderflow client starts from: Kafka 4
-// protocol, the murmur2 partitioner, acks from all in-sync replicas with retries. Clients that
+// protocol, the murmur2 partitioner, acks from all in-sync replicas with retries, and the
+// process's TLS and SASL settings (CurrentSecurity). Clients that
 // produce use NewProducerConfig, which adds idempotence.
 func NewSaramaConfig(clientID string) *sarama.Config {
 	c := sarama.NewConfig()
@@ -30,6 +31,7 @@ func NewSaramaConfig(clientID string) *sarama.Config {
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
 	// Commit often: after a crash, only inputs since the last commit are delivered again.
 	c.Consumer.Offsets.AutoCommit.Interval = 250 * time.Millisecond
+	applySecurity(c)
 	return c
 }
 

@@ -10,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
+
 	"github.com/orderflow/orderflow/internal/auth"
+	"github.com/orderflow/orderflow/internal/kafka"
+	"github.com/orderflow/orderflow/internal/testkit/itest"
 	"github.com/orderflow/orderflow/pipelines/runner"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
 )
@@ -112,4 +116,63 @@ func TestIntegrationSecretsStayOutOfHelpAndLogs(t *testing.T) {
 			t.Logf("orderflow %s: %s", strings.Join(args, " "), out.String())
 		}
 	}
+}
+
+// Through the native stack's SASL_SSL listener, a client without credentials, with a wrong
+// password or without the broker's CA is refused; with them, the whole pipeline (processors,
+// their tables and emitters, the views, topic administration and the lag gauges) runs an order
+// to SHIPPED with no other broker address than that listener's.
+func TestIntegrationKafkaSASLSSL(t *testing.T) {
+	brokers, sec := itest.KafkaSASL(t)
+	connect := func(s kafka.Security) error {
+		cfg := kafka.NewSaramaConfig("orderflow-sasl-test")
+		if err := s.Apply(cfg); err != nil {
+			return err
+		}
+		cfg.Net.DialTimeout = 5 * time.Second
+		cfg.Net.ReadTimeout = 5 * time.Second
+		cfg.Metadata.Retry.Max = 0
+		client, err := sarama.NewClient(brokers, cfg)
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		return client.RefreshMetadata()
+	}
+	wrongPassword, noCA := sec, sec
+	wrongPassword.Password += "-wrong"
+	noCA.CAFile, noCA.TLS = "", true
+	for name, s := range map[string]kafka.Security{
+		"PLAINTEXT":              {},
+		"TLS without SASL":       {CAFile: sec.CAFile},
+		"a wrong password":       wrongPassword,
+		"no trust in the broker": noCA,
+	} {
+		if err := connect(s); err == nil {
+			t.Errorf("a client with %s reached the SASL_SSL listener", name)
+		}
+	}
+	if err := connect(sec); err != nil {
+		t.Fatalf("with its credentials, a client is refused: %v", err)
+	}
+
+	p := deploy(t) // topics, schemas, outbox and connector set up as usual
+	previous := kafka.CurrentSecurity()
+	kafka.SetSecurity(sec)
+	t.Cleanup(func() { kafka.SetSecurity(previous) })
+	p.cfg.Brokers = brokers
+	p.start(runner.Config{Processors: topology.Processors(), API: true})
+	if code := p.call("PUT", "/inventory/S", map[string]int64{"available": 3}, nil); code != 202 {
+		t.Fatalf("set stock: %d", code)
+	}
+	waitStock(t, p, "S", 3, 0)
+	var created, final orderResp
+	if code := p.call("POST", "/orders", orderReq{"c-sasl", "EUR", []item{{"S", 2, 250}}}, &created); code != 201 {
+		t.Fatalf("place order: %d", code)
+	}
+	p.call("GET", "/orders/"+created.OrderID+"?wait_for=terminal&timeout=60s", nil, &final)
+	if final.Status != "SHIPPED" {
+		t.Fatalf("order over SASL_SSL: %+v", final)
+	}
+	waitStock(t, p, "S", 1, 0)
 }

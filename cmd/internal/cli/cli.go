@@ -1,10 +1,11 @@
-// Package cli is what orderflow's binaries share: the endpoint flags.
+// Package cli is what orderflow's binaries share: the endpoint flags and the Kafka client security read from the environment.
 package cli
 
 import (
 	"github.com/spf13/cobra"
 
 	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/internal/kafka"
 )
 
 // BindEndpoints binds the endpoint flags to cfg (its values, from the environment, are the defaults).
@@ -20,4 +21,16 @@ func BindEndpoints(root *cobra.Command, cfg *endpoints.Endpoints) {
 		fl := f.Lookup(name)
 		fl.DefValue = endpoints.Redact(fl.DefValue)
 	}
+}
+
+// ConfigureKafka reads the Kafka client's TLS and SASL settings (ORDERFLOW_KAFKA_*) and makes
+// them the process's, so that a malformed setting stops the verb with its reason before any
+// client dials.
+func ConfigureKafka() error {
+	sec, err := kafka.SecurityFromEnv()
+	if err != nil {
+		return err
+	}
+	kafka.SetSecurity(sec)
+	return nil
 }
