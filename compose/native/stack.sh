@@ -431,7 +431,8 @@ start_connect() {
     log "Connect (pid $pid) is running but not yet healthy; waiting"
     if ! (START_TIMEOUT=90 wait_healthy connect probe_connect); then stop_pid "$pid" connect; else return 0; fi
   fi
-  mkdir -p "$RUN_DIR/connect"
+  mkdir -p "$RUN_DIR/connect/secrets"
+  chmod 700 "$RUN_DIR/connect/secrets"
   cat >"$RUN_DIR/connect/worker.properties" <<EOF
 bootstrap.servers=localhost:$KAFKA_PORT
 group.id=orderflow-connect
@@ -454,9 +455,14 @@ rest.advertised.port=$CONNECT_PORT
 plugin.path=$PLUGIN_PATH
 plugin.discovery=hybrid_warn
 topic.creation.enable=true
-# connector configs say \${env:ORDERFLOW_PG_PASSWORD}: the secret never travels through the REST API
-config.providers=env
+# Connector configs carry references, never secrets: \${env:ORDERFLOW_PG_PASSWORD} (the only
+# variable the env provider resolves) or \${dir:<secrets dir>:<file>} (one file per secret, e.g. a
+# replication role's password; no directory but that one can be read).
+config.providers=env,dir
 config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigProvider
+config.providers.env.param.allowlist.pattern=^ORDERFLOW_PG_PASSWORD\$
+config.providers.dir.class=org.apache.kafka.common.config.provider.DirectoryConfigProvider
+config.providers.dir.param.allowed.paths=$RUN_DIR/connect/secrets
 EOF
   cat >"$RUN_DIR/connect/log4j2.properties" <<EOF
 status = warn

@@ -1,5 +1,11 @@
 -- The transactional outbox. Debezium's Outbox Event Router reads these columns by name.
-CREATE SCHEMA IF NOT EXISTS {{schema}};
+-- created only when missing: CREATE SCHEMA IF NOT EXISTS would need CREATE on the database even
+-- when the schema exists, which the application role (owner of its schema only) does not have
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '{{schema}}') THEN
+    CREATE SCHEMA {{schema}};
+  END IF;
+END $$;
 
 CREATE TABLE IF NOT EXISTS {{schema}}.outbox (
     id                 uuid        PRIMARY KEY,
