@@ -46,6 +46,9 @@ up: build
 	@mode=$(STACK_MODE); echo "stack: $$mode"; \
 	if [ "$$mode" = docker ]; then \
 	  [ -f compose/.env ] || (umask 077; echo "ORDERFLOW_PG_PASSWORD=$$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" > compose/.env); \
+	  grep -q '^ORDERFLOW_PG_CDC_PASSWORD=' compose/.env || (umask 077; \
+	    echo "ORDERFLOW_PG_APP_PASSWORD=$$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" >> compose/.env; \
+	    echo "ORDERFLOW_PG_CDC_PASSWORD=$$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" >> compose/.env); \
 	  set -a; . compose/.env; set +a; $(COMPOSE) up -d --wait; \
 	else compose/native/stack.sh up; fi
 
@@ -69,7 +72,7 @@ clean:
 # everything running until `make down`.
 DEMO_ORDERS ?= 1000
 demo: up
-	bin/orderflow setup
+	compose/app.sh setup
 	compose/app.sh start
 	ORDERFLOW_API_TOKEN=$$(compose/app.sh token) bin/orderflow load --orders $(DEMO_ORDERS)
 	@echo

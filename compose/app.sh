@@ -7,6 +7,11 @@
 #   app.sh stop     stop it (by pid)
 #   app.sh status   print its pid and readiness
 #   app.sh token    print the demo's API token (an operations key made at the first start)
+#   app.sh setup    `orderflow setup` with the least-privilege PostgreSQL roles of the stack
+#                   (names and passwords in the stack's roles file, see roles_file)
+#
+# start runs orderflow as the application role (which owns only its schema) when the roles file
+# exists and ORDERFLOW_PG_DSN is not set; the connector logs in as the replication role.
 #
 # Unless ORDERFLOW_API_KEYS_FILE, ORDERFLOW_API_KEYS or a JWT setting is given, start makes a
 # local operations key ($RUN_DIR/api-keys, mode 600) and runs the API with it.
@@ -28,6 +33,19 @@ pid() {
   if [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' <"/proc/$p/cmdline" | grep -qF -- "$RUN_DIR/state"; then echo "$p"; else rm -f "$PIDFILE"; fi
 }
 
+# roles_file: where `make up` keeps the roles' names and passwords (compose/.env for docker,
+# $RUN_DIR/pg-roles.env for the native stack)
+roles_file() {
+  if [ "${ORDERFLOW_STACK_MODE:-native}" = docker ]; then echo "$REPO/compose/.env"; else echo "$RUN_DIR/pg-roles.env"; fi
+}
+
+load_roles() { # exports ORDERFLOW_PG_{APP,CDC}_{ROLE,PASSWORD}; false when there is no roles file
+  local f; f="$(roles_file)"
+  grep -q '^ORDERFLOW_PG_CDC_PASSWORD=' "$f" 2>/dev/null || return 1
+  set -a; . "$f"; set +a
+  export ORDERFLOW_PG_APP_ROLE="${ORDERFLOW_PG_APP_ROLE:-orderflow_app}" ORDERFLOW_PG_CDC_ROLE="${ORDERFLOW_PG_CDC_ROLE:-orderflow_cdc}"
+}
+
 ready() { curl -fs --max-time 2 -o /dev/null "$URL/readyz"; }
 
 demo_keys() {
@@ -44,9 +62,20 @@ case "${1:-}" in
     [ -s "$RUN_DIR/api-keys" ] || { echo "no demo key yet: run '$0 start' (make demo)" >&2; exit 1; }
     awk '$1 == "demo" {print $2; exit}' "$RUN_DIR/api-keys"
     ;;
+  setup)
+    if load_roles; then
+      "$BIN" setup --app-role "$ORDERFLOW_PG_APP_ROLE" --cdc-role "$ORDERFLOW_PG_CDC_ROLE"
+    else
+      log "no roles file ($(roles_file)): setting up as the DSN's user"
+      "$BIN" setup
+    fi
+    ;;
   start)
     mkdir -p "$RUN_DIR/pids" "$RUN_DIR/logs" "$RUN_DIR/state"
     demo_keys
+    if [ -z "${ORDERFLOW_PG_DSN:-}" ] && load_roles; then # the application role, not the superuser
+      export ORDERFLOW_PG_DSN="postgres://$ORDERFLOW_PG_APP_ROLE:$ORDERFLOW_PG_APP_PASSWORD@localhost:5432/orderflow"
+    fi
     if [ -z "$(pid)" ]; then
       log "starting orderflow run (API on $ADDR, log $RUN_DIR/logs/orderflow.log)"
       ORDERFLOW_API_ADDR="$ADDR" setsid nohup "$BIN" run --state-dir "$RUN_DIR/state" >>"$RUN_DIR/logs/orderflow.log" 2>&1 </dev/null &
@@ -75,5 +104,5 @@ case "${1:-}" in
     if [ -z "$p" ]; then echo "orderflow  -  stopped"; exit 1; fi
     if ready; then echo "orderflow  $p  ready ($URL)"; else echo "orderflow  $p  not ready"; fi
     ;;
-  *) echo "usage: $0 start|stop|status|token" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|token|setup" >&2; exit 2 ;;
 esac

@@ -423,6 +423,17 @@ start_kafka() {
 # ---------------------------------------------------------------------------------------------
 # Kafka Connect (distributed, single worker) with Debezium on plugin.path only
 
+# ensure_pg_roles_env makes $RUN_DIR/pg-roles.env (mode 600) once: the names and random
+# passwords of the least-privilege roles that `orderflow setup --app-role --cdc-role` creates (make
+# demo does). The Connect worker gets the replication role's password in its environment.
+ensure_pg_roles_env() {
+  [ -s "$RUN_DIR/pg-roles.env" ] && return 0
+  (umask 077; printf '%s\n' "ORDERFLOW_PG_APP_ROLE=orderflow_app" \
+    "ORDERFLOW_PG_APP_PASSWORD=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" \
+    "ORDERFLOW_PG_CDC_ROLE=orderflow_cdc" \
+    "ORDERFLOW_PG_CDC_PASSWORD=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" >"$RUN_DIR/pg-roles.env")
+}
+
 start_connect() {
   local pid
   pid="$(service_pid connect)"
@@ -455,12 +466,13 @@ rest.advertised.port=$CONNECT_PORT
 plugin.path=$PLUGIN_PATH
 plugin.discovery=hybrid_warn
 topic.creation.enable=true
-# Connector configs carry references, never secrets: \${env:ORDERFLOW_PG_PASSWORD} (the only
-# variable the env provider resolves) or \${dir:<secrets dir>:<file>} (one file per secret, e.g. a
+# Connector configs carry references, never secrets: \${env:ORDERFLOW_PG_CDC_PASSWORD} (the
+# replication role's) or \${env:ORDERFLOW_PG_PASSWORD} (the local superuser's, for tests), the only
+# variables the env provider resolves, or \${dir:<secrets dir>:<file>} (one file per secret, e.g. a
 # replication role's password; no directory but that one can be read).
 config.providers=env,dir
 config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigProvider
-config.providers.env.param.allowlist.pattern=^ORDERFLOW_PG_PASSWORD\$
+config.providers.env.param.allowlist.pattern=^ORDERFLOW_PG_(CDC_)?PASSWORD\$
 config.providers.dir.class=org.apache.kafka.common.config.provider.DirectoryConfigProvider
 config.providers.dir.param.allowed.paths=$RUN_DIR/connect/secrets
 EOF
@@ -478,7 +490,9 @@ logger.reflections.level = ERROR
 EOF
   wait_port_free "$CONNECT_PORT"
   log "starting Kafka Connect $KAFKA_VERSION with Debezium $DEBEZIUM_VERSION on :$CONNECT_PORT"
-  launch connect "$RUN_DIR/logs/connect.log" env ORDERFLOW_PG_PASSWORD="$PG_PASSWORD" java $CONNECT_HEAP "${JVM_COMMON[@]}" \
+  ensure_pg_roles_env
+  launch connect "$RUN_DIR/logs/connect.log" env ORDERFLOW_PG_PASSWORD="$PG_PASSWORD" \
+    ORDERFLOW_PG_CDC_PASSWORD="$(sed -n 's/^ORDERFLOW_PG_CDC_PASSWORD=//p' "$RUN_DIR/pg-roles.env")" java $CONNECT_HEAP "${JVM_COMMON[@]}" \
     -Dlog4j2.configurationFile="$RUN_DIR/connect/log4j2.properties" -Dorderflow.run="$RUN_DIR" \
     -cp "$KAFKA_LIBS/*" org.apache.kafka.connect.cli.ConnectDistributed "$RUN_DIR/connect/worker.properties"
   wait_healthy connect probe_connect

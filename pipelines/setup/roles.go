@@ -25,6 +25,20 @@ import (
 type Roles struct {
 	App, AppPassword string
 	CDC, CDCPassword string
+	// CDCPasswordRef is how the connector configuration names the CDC password for the Connect
+	// worker to resolve (default DefaultCDCPasswordRef); the password itself never goes there.
+	CDCPasswordRef string
+}
+
+// DefaultCDCPasswordRef is the replication role's password as the Connect worker's environment
+// holds it (the native stack and compose set ORDERFLOW_PG_CDC_PASSWORD there).
+const DefaultCDCPasswordRef = "${env:ORDERFLOW_PG_CDC_PASSWORD}"
+
+func (r Roles) cdcPasswordRef() string {
+	if r.CDCPasswordRef != "" {
+		return r.CDCPasswordRef
+	}
+	return DefaultCDCPasswordRef
 }
 
 var roleName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -69,6 +83,34 @@ func CreateRoles(ctx context.Context, admin *pgx.Conn, schema string, r Roles) e
 		`ALTER ROLE ` + r.App + ` SET search_path = ` + schema,
 	}
 	for _, sql := range steps {
+		if _, err := admin.Exec(ctx, sql); err != nil {
+			return fmt.Errorf("postgres roles: %s: %w", sql, err)
+		}
+	}
+	return adoptSchema(ctx, admin, schema, r.App)
+}
+
+// adoptSchema gives app the tables and functions already in schema (made by an earlier setup as
+// another user), so that the application role owns everything in its schema. Members of an
+// extension are left alone.
+func adoptSchema(ctx context.Context, admin *pgx.Conn, schema, app string) error {
+	rows, err := admin.Query(ctx, `
+		SELECT format('ALTER TABLE %I.%I OWNER TO %I', schemaname, tablename, $2::text)
+		  FROM pg_tables WHERE schemaname = $1 AND tableowner <> $2
+		UNION ALL
+		SELECT format('ALTER FUNCTION %I.%I(%s) OWNER TO %I', n.nspname, p.proname,
+		              pg_get_function_identity_arguments(p.oid), $2::text)
+		  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+		 WHERE n.nspname = $1 AND pg_get_userbyid(p.proowner) <> $2
+		   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')`, schema, app)
+	if err != nil {
+		return fmt.Errorf("postgres roles: list what %s holds: %w", schema, err)
+	}
+	stmts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("postgres roles: list what %s holds: %w", schema, err)
+	}
+	for _, sql := range stmts {
 		if _, err := admin.Exec(ctx, sql); err != nil {
 			return fmt.Errorf("postgres roles: %s: %w", sql, err)
 		}

@@ -30,10 +30,24 @@ const Timeout = 3 * time.Minute
 
 // Prepare runs every step for the deployment of topology t whose tables live in schema, and
 // reports each step (one line each) to report.
-func Prepare(ctx context.Context, ep endpoints.Endpoints, t topology.Topology, schema string, report func(string)) error {
+//
+// With roles (nil: everything as ep.PGDSN's user), ep.PGDSN is an administrator's: Prepare
+// creates the least-privilege roles, the application role makes and owns the tables, and the
+// connector logs in as the replication role (see Roles).
+func Prepare(ctx context.Context, ep endpoints.Endpoints, t topology.Topology, schema string, roles *Roles, report func(string)) error {
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
-	if err := Database(ctx, ep, schema); err != nil {
+	if roles != nil {
+		conn, err := connectors.ForDeployment(ep, t.Prefix, schema)
+		if err != nil {
+			return err
+		}
+		publication := conn.Config["publication.name"]
+		if err := LeastPrivilegeDatabase(ctx, ep, schema, publication, *roles); err != nil {
+			return err
+		}
+		report(fmt.Sprintf("database: roles %s (owns schema %s) and %s (replication, publication %s) ready", roles.App, schema, roles.CDC, publication))
+	} else if err := Database(ctx, ep, schema); err != nil {
 		return err
 	}
 	report(fmt.Sprintf("database: tables %s.orders, %s.order_lines, %s.outbox ready", schema, schema, schema))
@@ -46,7 +60,7 @@ func Prepare(ctx context.Context, ep endpoints.Endpoints, t topology.Topology, s
 		return err
 	}
 	report(fmt.Sprintf("schemas: %d registered under %s", n, gate.Level))
-	conn, err := Connector(ctx, ep, t, schema)
+	conn, err := Connector(ctx, ep, t, schema, roles)
 	if err != nil {
 		return err
 	}
@@ -56,7 +70,33 @@ func Prepare(ctx context.Context, ep endpoints.Endpoints, t topology.Topology, s
 
 // Database creates the order service's tables in schema (idempotent).
 func Database(ctx context.Context, ep endpoints.Endpoints, schema string) error {
-	pool, err := pgxpool.New(ctx, ep.PGDSN)
+	return migrate(ctx, ep, ep.PGDSN, schema)
+}
+
+// LeastPrivilegeDatabase is Database for a deployment with Roles, run with an administrator's
+// DSN (ep.PGDSN): it creates the roles (CreateRoles), migrates the tables as the application
+// role, and grants the replication role what capture needs with publication (GrantCapture).
+func LeastPrivilegeDatabase(ctx context.Context, ep endpoints.Endpoints, schema, publication string, roles Roles) error {
+	admin, err := pgx.Connect(ctx, ep.PGDSN)
+	if err != nil {
+		return fmt.Errorf("postgres (administrator): %w", err)
+	}
+	defer admin.Close(context.Background())
+	if err := CreateRoles(ctx, admin, schema, roles); err != nil {
+		return err
+	}
+	appDSN, err := DSNAs(ep.PGDSN, roles.App, roles.AppPassword)
+	if err != nil {
+		return err
+	}
+	if err := migrate(ctx, ep, appDSN, schema); err != nil {
+		return fmt.Errorf("as %s: %w", roles.App, err)
+	}
+	return GrantCapture(ctx, admin, schema, publication, roles)
+}
+
+func migrate(ctx context.Context, ep endpoints.Endpoints, dsn, schema string) error {
+	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
@@ -81,9 +121,16 @@ func Schemas(ctx context.Context, ep endpoints.Endpoints) (int, error) {
 }
 
 // Connector applies the deployment's outbox connector (connectors.ForDeployment) and waits until
-// it runs.
-func Connector(ctx context.Context, ep endpoints.Endpoints, t topology.Topology, schema string) (connectors.Connector, error) {
-	conn, err := connectors.ForDeployment(ep, t.Prefix, schema)
+// it runs. With roles it logs in as the replication role, whose password the Connect worker
+// resolves from roles.CDCPasswordRef, and uses the administrator's publication.
+func Connector(ctx context.Context, ep endpoints.Endpoints, t topology.Topology, schema string, roles *Roles) (connectors.Connector, error) {
+	var extra []connectors.OutboxOption
+	if roles != nil {
+		extra = append(extra, connectors.WithSetting("database.user", roles.CDC),
+			connectors.WithSetting("database.password", roles.cdcPasswordRef()),
+			connectors.WithSetting("publication.autocreate.mode", "disabled"))
+	}
+	conn, err := connectors.ForDeployment(ep, t.Prefix, schema, extra...)
 	if err != nil {
 		return conn, err
 	}
