@@ -13,6 +13,7 @@ type composeFile struct {
 		Image       string         `yaml:"image"`
 		Command     []string       `yaml:"command"`
 		Ports       []string       `yaml:"ports"`
+		NetworkMode string         `yaml:"network_mode"`
 		Volumes     []string       `yaml:"volumes"`
 		Environment map[string]any `yaml:"environment"`
 		Healthcheck *struct {
@@ -86,5 +87,37 @@ func TestComposeFileMatchesNativeStack(t *testing.T) {
 	}
 	if _, ok := cf.Services["connect"].Environment["CONNECT_CONFIG_PROVIDERS"]; !ok {
 		t.Error("connect must enable the env config provider so connector configs carry no password")
+	}
+}
+
+// Every port of every service — Connect's REST API (:8083) included, which can create connectors
+// reading the whole database — is published on 127.0.0.1 only, and no service shares the host's
+// network (network_mode: host would expose every port it listens on to the network).
+func TestEveryPortIsPublishedOnLoopbackOnly(t *testing.T) {
+	data, err := os.ReadFile("docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cf composeFile
+	if err := yaml.Unmarshal(data, &cf); err != nil {
+		t.Fatalf("docker-compose.yml does not parse (ports must use the short \"127.0.0.1:host:container\" syntax): %v", err)
+	}
+	for _, name := range []string{"postgres", "kafka", "connect", "registry"} {
+		if len(cf.Services[name].Ports) == 0 {
+			t.Errorf("%s publishes no port", name)
+		}
+	}
+	for name, s := range cf.Services {
+		if s.NetworkMode == "host" {
+			t.Errorf("%s: network_mode host exposes every port it listens on", name)
+		}
+		for _, p := range s.Ports {
+			if parts := strings.Split(p, ":"); len(parts) != 3 || parts[0] != "127.0.0.1" {
+				t.Errorf("%s: port %q is not published on 127.0.0.1 only (want 127.0.0.1:<host>:<container>)", name, p)
+			}
+		}
+	}
+	if got := cf.Services["connect"].Ports; len(got) != 1 || got[0] != "127.0.0.1:8083:8083" {
+		t.Errorf("connect: ports %v, want [127.0.0.1:8083:8083] (its REST API on loopback only)", got)
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,15 +56,16 @@ func Load(r io.Reader) (Connector, error) {
 }
 
 // CheckOutbox rejects the Debezium defaults that bite an outbox connector: the decoderbufs plugin,
-// a publication of all tables (needs superuser, captures everything), a missing outbox router,
+// a publication of all tables (needs superuser, captures everything; "filtered" makes one of the
+// listed tables, "disabled" uses one an administrator made, as a least-privilege replication
+// role needs, see pipelines/setup.Roles), a missing outbox router,
 // a password written into the file instead of taken from the worker's environment, and a
 // heartbeat that cannot keep the replication slot moving (see checkHeartbeat).
 func CheckOutbox(c Connector) error {
 	var problems []string
 	want := map[string]string{
-		"plugin.name":                 "pgoutput",
-		"publication.autocreate.mode": "filtered",
-		"transforms.outbox.type":      "io.debezium.transforms.outbox.EventRouter",
+		"plugin.name":            "pgoutput",
+		"transforms.outbox.type": "io.debezium.transforms.outbox.EventRouter",
 	}
 	keys := make([]string, 0, len(want))
 	for k := range want {
@@ -73,6 +76,9 @@ func CheckOutbox(c Connector) error {
 		if got := c.Config[k]; got != want[k] {
 			problems = append(problems, fmt.Sprintf("%s must be %q, not %q", k, want[k], got))
 		}
+	}
+	if mode := c.Config["publication.autocreate.mode"]; mode != "filtered" && mode != "disabled" {
+		problems = append(problems, fmt.Sprintf("publication.autocreate.mode must be \"filtered\" or \"disabled\" (a publication made by an administrator), not %q", mode))
 	}
 	if c.Config["table.include.list"] == "" {
 		problems = append(problems, "table.include.list must name the outbox table")
@@ -209,8 +215,13 @@ func WithName(name string) OutboxOption {
 	return func(c *Connector) error { c.Name = name; return nil }
 }
 
-// WithDatabase points the connector at the database of a pgx DSN (host, port, database, user).
-// The password is not copied: the Connect worker reads it from ORDERFLOW_PG_PASSWORD.
+// WithDatabase points the connector at the database of a pgx DSN (URL or keyword/value form). It
+// copies host, port, database and user, and the DSN's TLS settings: sslmode as database.sslmode
+// (disable, allow, prefer, require, verify-ca or verify-full) and sslrootcert as
+// database.sslrootcert (a path on the Connect worker; pgx reads the same path here when it
+// parses the DSN). A DSN without them, or with empty values, leaves them unset: Debezium's
+// defaults. PGSSLMODE and the like in orderflow's own environment are not copied (the worker runs
+// elsewhere). The password is not copied: the Connect worker reads it from ORDERFLOW_PG_PASSWORD.
 func WithDatabase(dsn string) OutboxOption {
 	return func(c *Connector) error {
 		pc, err := pgx.ParseConfig(dsn)
@@ -221,7 +232,153 @@ func WithDatabase(dsn string) OutboxOption {
 		c.Config["database.port"] = strconv.Itoa(int(pc.Port))
 		c.Config["database.dbname"] = pc.Database
 		c.Config["database.user"] = pc.User
+		settings, err := dsnSettings(dsn)
+		if err != nil {
+			return fmt.Errorf("outbox connector: database DSN: %w", err)
+		}
+		if mode := settings["sslmode"]; mode != "" {
+			if !slices.Contains(sslModes, mode) {
+				return fmt.Errorf("outbox connector: database DSN: sslmode %q is not one of %s", mode, strings.Join(sslModes, ", "))
+			}
+			c.Config["database.sslmode"] = mode
+		}
+		if root := settings["sslrootcert"]; root != "" {
+			c.Config["database.sslrootcert"] = root
+		}
 		return nil
+	}
+}
+
+// sslModes are the sslmode values both libpq (pgx) and Debezium's database.sslmode accept.
+var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+// dsnSettings returns the settings the DSN itself gives (not the environment's PG* variables),
+// read as libpq and pgx read them: for a postgres:// or postgresql:// URL its query parameters
+// (percent-decoded, "+" taken literally, the last occurrence winning, ssl=true standing for
+// sslmode=require), else the keyword=value pairs. Errors never quote the DSN, which may hold a
+// password.
+func dsnSettings(dsn string) (map[string]string, error) {
+	rest, isURL := strings.CutPrefix(dsn, "postgresql://")
+	if !isURL {
+		rest, isURL = strings.CutPrefix(dsn, "postgres://")
+	}
+	if !isURL {
+		return keywordValues(dsn)
+	}
+	// user info ends at an "@" ahead of any "/" (it may hold a "?"); no host, port or database
+	// name holds a "?", so the query starts at the first one after the user info
+	if i := strings.IndexAny(rest, "@/"); i >= 0 && rest[i] == '@' {
+		rest = rest[i+1:]
+	}
+	out := map[string]string{}
+	_, query, _ := strings.Cut(rest, "?")
+	sslLast := false // ssl=true counts only when no sslmode follows it
+	for query != "" {
+		var pair string
+		pair, query, _ = strings.Cut(query, "&")
+		rawKey, rawValue, ok := strings.Cut(pair, "=")
+		if !ok {
+			return nil, errors.New("a URL query parameter lacks its \"=\"")
+		}
+		key, err := uriDecode(rawKey)
+		if err != nil {
+			return nil, err
+		}
+		value, err := uriDecode(rawValue)
+		if err != nil {
+			return nil, fmt.Errorf("the value of %s: %w", key, err)
+		}
+		switch key {
+		case "ssl":
+			sslLast = true
+		case "sslmode":
+			sslLast = false
+		}
+		out[key] = value
+	}
+	if out["ssl"] == "true" {
+		delete(out, "ssl")
+		if sslLast {
+			out["sslmode"] = "require"
+		}
+	}
+	return out, nil
+}
+
+// uriDecode decodes %XX escapes in a URL component and drops its leading and trailing spaces,
+// as libpq does ("+" stays "+").
+func uriDecode(raw string) (string, error) {
+	raw = strings.Trim(raw, " ")
+	var b strings.Builder
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '%' {
+			b.WriteByte(raw[i])
+			continue
+		}
+		if i+2 >= len(raw) {
+			return "", errors.New("a truncated percent escape")
+		}
+		c, err := strconv.ParseUint(raw[i+1:i+3], 16, 8)
+		if err != nil {
+			return "", errors.New("an invalid percent escape")
+		}
+		b.WriteByte(byte(c))
+		i += 2
+	}
+	return b.String(), nil
+}
+
+// keywordValues parses a keyword/value DSN: key=value pairs separated by white space, spaces
+// allowed around "=", a value either single-quoted or running to the next white space, a
+// backslash taking the next character literally (as pgx's parser, which has already accepted the
+// DSN when this runs).
+func keywordValues(dsn string) (map[string]string, error) {
+	const space = " \t\n\r\v\f"
+	out := map[string]string{}
+	s := dsn
+	for {
+		s = strings.TrimLeft(s, space)
+		if s == "" {
+			return out, nil
+		}
+		eq := strings.IndexByte(s, '=')
+		if eq < 0 {
+			return nil, errors.New("a keyword/value pair lacks its \"=\"")
+		}
+		key := strings.TrimRight(s[:eq], space)
+		if key == "" || strings.ContainsAny(key, space) {
+			return nil, errors.New("a keyword/value pair lacks its key or its \"=\"")
+		}
+		s = strings.TrimLeft(s[eq+1:], space)
+		var val strings.Builder
+		quoted := strings.HasPrefix(s, "'")
+		if quoted {
+			s = s[1:]
+		}
+		i, closed := 0, !quoted
+		for ; i < len(s); i++ {
+			ch := s[i]
+			if ch == '\\' { // a trailing one escapes the end of the string: dropped
+				if i++; i < len(s) {
+					val.WriteByte(s[i])
+				}
+				continue
+			}
+			if quoted && ch == '\'' {
+				closed = true
+				i++
+				break
+			}
+			if !quoted && strings.IndexByte(space, ch) >= 0 {
+				break
+			}
+			val.WriteByte(ch)
+		}
+		if !closed {
+			return nil, fmt.Errorf("the value of %s lacks its closing quote", key)
+		}
+		out[key] = val.String()
+		s = s[min(i, len(s)):] // past a trailing backslash, i is len(s)+1
 	}
 }
 

@@ -46,7 +46,7 @@ func newSchemasCmd(cfg *endpoints.Endpoints) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 6*cfg.Timeout)
 			defer cancel()
-			findings, err := gate.New(cfg.RegistryURL).Check(ctx, list)
+			findings, err := gate.New(cfg.RegistryURL, gate.WithBasicAuth(cfg.RegistryCredentials())).Check(ctx, list)
 			if err != nil {
 				return err
 			}
@@ -70,7 +70,7 @@ func newSchemasCmd(cfg *endpoints.Endpoints) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 6*cfg.Timeout)
 			defer cancel()
-			ids, err := gate.New(cfg.RegistryURL).Apply(ctx, list)
+			ids, err := gate.New(cfg.RegistryURL, gate.WithBasicAuth(cfg.RegistryCredentials())).Apply(ctx, list)
 			var refused *gate.RefusedError
 			if errors.As(err, &refused) {
 				for _, f := range refused.Findings {

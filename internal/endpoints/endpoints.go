@@ -3,11 +3,20 @@
 //
 // Values come from the environment (ORDERFLOW_*), which flags in cmd/orderflow may override; the
 // defaults point at the local stack that `make up` starts, so nothing needs setting locally.
+//
+// The registry's basic-auth credentials come from the environment only, never from a flag (whose
+// value --help would show): ORDERFLOW_REGISTRY_USERNAME and ORDERFLOW_REGISTRY_PASSWORD, set both
+// or neither. Credentials written as user info into ORDERFLOW_REGISTRY_URL
+// (https://user:pass@host/…) work too — every registry client moves them into basic auth — but not
+// together with the variables (Validate refuses the ambiguity). The password is kept as a Secret:
+// String, Redact, fmt, JSON and slog never show it; only RegistryCredentials hands it out, to the
+// registry clients.
 package endpoints
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strings"
@@ -28,7 +37,11 @@ type Endpoints struct {
 	Brokers     []string // Kafka bootstrap servers
 	PGDSN       string   // PostgreSQL connection string (pgx)
 	RegistryURL string   // base URL of the Confluent-compatible registry API
-	ConnectURL  string   // base URL of the Kafka Connect REST API
+	// RegistryUsername and RegistryPassword authenticate to the registry (HTTP basic auth); both
+	// empty: no authentication. From ORDERFLOW_REGISTRY_USERNAME and ORDERFLOW_REGISTRY_PASSWORD.
+	RegistryUsername string
+	RegistryPassword Secret
+	ConnectURL       string // base URL of the Kafka Connect REST API
 	// ConnectPGHost is host[:port] at which the Connect worker reaches PostgreSQL, when it differs
 	// from the DSN's host (e.g. "postgres:5432" inside docker compose). Empty: the DSN's host.
 	ConnectPGHost string
@@ -44,9 +57,53 @@ func FromEnv() Endpoints {
 		ConnectURL:    strings.TrimRight(getenv("ORDERFLOW_CONNECT_URL", DefaultConnectURL), "/"),
 		ConnectPGHost: getenv("ORDERFLOW_CONNECT_PG_HOST", ""),
 		Timeout:       10 * time.Second,
+		// the user name is trimmed like every other value; the password is taken as it is
+		RegistryUsername: getenv("ORDERFLOW_REGISTRY_USERNAME", ""),
+		RegistryPassword: Secret(os.Getenv("ORDERFLOW_REGISTRY_PASSWORD")),
 	}
 	return c
 }
+
+// RegistryCredentials returns the user name and password to send to the registry ("", "" for
+// none). It is the one way the password leaves Endpoints; hand both straight to a registry
+// client's basic-auth option, e.g. codec.WithBasicAuth(ep.RegistryCredentials()).
+func (c Endpoints) RegistryCredentials() (username, password string) {
+	return c.RegistryUsername, c.RegistryPassword.Reveal()
+}
+
+// String describes c for logs: the DSN and URLs through Redact, the registry user by name, its
+// password never.
+func (c Endpoints) String() string {
+	auth := "none"
+	if c.RegistryUsername != "" || c.RegistryPassword != "" {
+		auth = "basic " + c.RegistryUsername + ":" + c.RegistryPassword.String()
+	}
+	return fmt.Sprintf("brokers=%s pg=%s registry=%s (auth %s) connect=%s",
+		strings.Join(c.Brokers, ","), Redact(c.PGDSN), Redact(c.RegistryURL), auth, Redact(c.ConnectURL))
+}
+
+// Secret is a string never shown: String, every fmt verb, encoding/json and log/slog (through
+// MarshalText) print it as "xxxxx", or "" when it is empty. Reveal returns the value itself.
+type Secret string
+
+const masked = "xxxxx"
+
+// Reveal returns the secret itself, for the client that sends it.
+func (s Secret) Reveal() string { return string(s) }
+
+// String returns "xxxxx" ("" for an empty secret).
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return masked
+}
+
+// Format makes every fmt verb (%v, %+v, %#v, %s, %q, %x …) print String.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
+
+// MarshalText makes encoding/json and log/slog print String.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Validate reports every malformed field at once.
 func (c Endpoints) Validate() error {
@@ -59,7 +116,19 @@ func (c Endpoints) Validate() error {
 	}
 	for name, raw := range map[string]string{"registry url": c.RegistryURL, "connect url": c.ConnectURL} {
 		if u, err := url.Parse(raw); err != nil || u.Scheme == "" || u.Host == "" {
-			errs = append(errs, fmt.Errorf("%s: %q is not an absolute http(s) URL", name, raw))
+			errs = append(errs, fmt.Errorf("%s: %q is not an absolute http(s) URL", name, Redact(raw)))
+		}
+	}
+	if (c.RegistryUsername == "") != (c.RegistryPassword == "") {
+		errs = append(errs, errors.New("registry credentials: set ORDERFLOW_REGISTRY_USERNAME and ORDERFLOW_REGISTRY_PASSWORD together"))
+	}
+	if u, err := url.Parse(c.RegistryURL); err == nil && u.User != nil {
+		_, hasPassword := u.User.Password()
+		switch {
+		case c.RegistryUsername != "" || c.RegistryPassword != "":
+			errs = append(errs, errors.New("registry url: carries credentials (user info) and ORDERFLOW_REGISTRY_USERNAME/ORDERFLOW_REGISTRY_PASSWORD are set too: use one"))
+		case u.User.Username() == "" || !hasPassword:
+			errs = append(errs, errors.New("registry url: its user info needs both a user name and a password (or use ORDERFLOW_REGISTRY_USERNAME and ORDERFLOW_REGISTRY_PASSWORD)"))
 		}
 	}
 	if c.Timeout <= 0 {
@@ -80,22 +149,23 @@ func defaultDSN() string {
 }
 
 // Redact returns s (a DSN or URL) with its password replaced by "xxxxx", for help texts, logs and
-// error messages. A string that does not parse as a URL is returned as "<redacted>" when it
-// mentions a password, unchanged otherwise.
+// error messages. A string that does not parse as a hierarchical URL is returned as "<redacted>"
+// when it mentions a password or holds an "@" (user info that could not be told apart),
+// unchanged otherwise.
 func Redact(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.Scheme == "" {
-		if strings.Contains(strings.ToLower(s), "password") {
+	if err != nil || u.Scheme == "" || u.Opaque != "" {
+		if strings.Contains(strings.ToLower(s), "password") || strings.Contains(s, "@") {
 			return "<redacted>"
 		}
 		return s
 	}
 	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		u.User = url.UserPassword(u.User.Username(), masked)
 	}
 	q := u.Query()
 	if q.Has("password") {
-		q.Set("password", "xxxxx")
+		q.Set("password", masked)
 		u.RawQuery = q.Encode()
 	}
 	return u.String()

@@ -1,7 +1,8 @@
 // Package httpjson is the one helper orderflow's REST clients (the schema registry's
 // Confluent-compatible API, Kafka Connect) call JSON APIs with: a body encoded as JSON, the
 // answer decoded into out, and any non-2xx answer returned as an *Error carrying the service's
-// own message.
+// own message. A Client may authenticate with HTTP basic auth (Client.Auth); a BasicAuth never
+// prints its password, and no error of this package carries it.
 package httpjson
 
 import (
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -27,7 +29,24 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("%s %s %s: %d %s", e.Service, e.Method, e.Path, e.StatusCode, e.Message)
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.StatusCode)
+	}
+	return fmt.Sprintf("%s %s %s: %d %s", e.Service, e.Method, e.Path, e.StatusCode, msg)
+}
+
+// NewError builds the *Error of a non-2xx answer from its body: the body's JSON "message" field
+// when it has one, else the body itself (trimmed).
+func NewError(service, method, path string, status int, body []byte) *Error {
+	var e struct {
+		Message string `json:"message"`
+	}
+	msg := strings.TrimSpace(string(body))
+	if json.Unmarshal(body, &e) == nil && e.Message != "" {
+		msg = e.Message
+	}
+	return &Error{Service: service, Method: method, Path: path, StatusCode: status, Message: msg}
 }
 
 // Is makes errors.Is(err, ErrNotFound) hold for 404 answers.
@@ -44,6 +63,33 @@ func StatusOf(err error) int {
 	return 0
 }
 
+// BasicAuth is a user name and password for HTTP basic authentication. Printing it with any fmt
+// verb shows the user name and "xxxxx" in place of the password.
+type BasicAuth struct {
+	Username string
+	Password string
+}
+
+// String returns "<username>:xxxxx".
+func (b BasicAuth) String() string { return b.Username + ":xxxxx" }
+
+// Format makes every fmt verb (%v, %+v, %#v, %s …) print String, never the password.
+func (b BasicAuth) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, b.String()) }
+
+// SplitUserInfo takes the user info out of rawURL (http://user:pass@host/… → http://host/…) and
+// returns the URL without it, and the user info as a *BasicAuth (nil when rawURL carries none or
+// does not parse; then rawURL is returned unchanged).
+func SplitUserInfo(rawURL string) (string, *BasicAuth) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return rawURL, nil
+	}
+	password, _ := u.User.Password()
+	auth := &BasicAuth{Username: u.User.Username(), Password: password}
+	u.User = nil
+	return u.String(), auth
+}
+
 // Client calls one service.
 type Client struct {
 	Service     string // names the service in errors
@@ -51,6 +97,9 @@ type Client struct {
 	HTTP        *http.Client
 	ContentType string // of request bodies and the first accepted answer type (default application/json)
 	MaxAnswer   int64  // bytes of an answer read at most (default 8 MiB)
+	// Auth, when not nil, is sent with every request as HTTP basic authentication (it takes
+	// precedence over user info in Base).
+	Auth *BasicAuth
 }
 
 // Do sends body (when not nil) as JSON with method to path and decodes a 2xx answer into out
@@ -70,12 +119,20 @@ func (c Client) Do(ctx context.Context, method, path string, body, out any) erro
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, rd)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// url's parse errors quote the whole URL, user info and all
+			return fmt.Errorf("%s %s %s: the base URL does not parse", c.Service, method, path)
+		}
 		return fmt.Errorf("%s %s %s: %w", c.Service, method, path, err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", ctype)
 	}
 	req.Header.Set("Accept", ctype+", application/json")
+	if c.Auth != nil {
+		req.SetBasicAuth(c.Auth.Username, c.Auth.Password)
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = http.DefaultClient
@@ -94,14 +151,7 @@ func (c Client) Do(ctx context.Context, method, path string, body, out any) erro
 		return fmt.Errorf("%s %s %s: read answer: %w", c.Service, method, path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Message string `json:"message"`
-		}
-		msg := strings.TrimSpace(string(data))
-		if json.Unmarshal(data, &e) == nil && e.Message != "" {
-			msg = e.Message
-		}
-		return &Error{Service: c.Service, Method: method, Path: path, StatusCode: resp.StatusCode, Message: msg}
+		return NewError(c.Service, method, path, resp.StatusCode, data)
 	}
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {

@@ -62,7 +62,7 @@ func NewStorePlacer(ctx context.Context, ep endpoints.Endpoints, schema string, 
 	if err != nil {
 		return p, nil, fmt.Errorf("postgres: %w", err)
 	}
-	serde, err := codec.New(codec.NewSRClient(ep.RegistryURL))
+	serde, err := codec.New(codec.NewSRClient(ep.RegistryURL, codec.WithBasicAuth(ep.RegistryCredentials())))
 	if err != nil {
 		pool.Close()
 		return p, nil, err

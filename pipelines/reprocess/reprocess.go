@@ -74,7 +74,7 @@ func Run(ctx context.Context, ep endpoints.Endpoints, live topology.Topology, pr
 		return Stats{}, err
 	}
 	total := lag.Total(before)
-	serde, err := codec.New(codec.NewSRClient(ep.RegistryURL))
+	serde, err := codec.New(codec.NewSRClient(ep.RegistryURL, codec.WithBasicAuth(ep.RegistryCredentials())))
 	if err != nil {
 		return Stats{}, err
 	}

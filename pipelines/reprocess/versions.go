@@ -57,7 +57,7 @@ func createVersionTopics(brokers []string, t topology.Topology, processor string
 // Compare compares the table of processor at version with the serving one's, with the
 // processor's table codec.
 func Compare(ctx context.Context, ep endpoints.Endpoints, live topology.Topology, processor, version string) (Diff, error) {
-	serde, err := codec.New(codec.NewSRClient(ep.RegistryURL))
+	serde, err := codec.New(codec.NewSRClient(ep.RegistryURL, codec.WithBasicAuth(ep.RegistryCredentials())))
 	if err != nil {
 		return Diff{}, err
 	}

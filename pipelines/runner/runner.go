@@ -180,7 +180,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.StateDir == "" {
 		cfg.StateDir = DefaultStateDir()
 	}
-	serde, err := codec.New(codec.NewSRClient(cfg.Endpoints.RegistryURL))
+	serde, err := codec.New(codec.NewSRClient(cfg.Endpoints.RegistryURL, codec.WithBasicAuth(cfg.Endpoints.RegistryCredentials())))
 	if err != nil {
 		return nil, err
 	}

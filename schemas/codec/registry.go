@@ -3,12 +3,16 @@ package codec
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"sync"
+	"time"
 
 	"github.com/riferrei/srclient"
 
+	"github.com/orderflow/orderflow/internal/httpjson"
 	"github.com/orderflow/orderflow/schemas"
 )
 
@@ -23,18 +27,92 @@ type Registry interface {
 // ErrNotFound is wrapped by Registry implementations when a schema or id is unknown.
 var ErrNotFound = errors.New("not found in the schema registry")
 
-// SRClient adapts riferrei/srclient to Registry. Transport failures are reported as
-// KindRegistryUnavailable (transient); 404s wrap ErrNotFound.
+// RegistryAuthError is a registry's 401 or 403 answer: credentials missing, refused, or lacking a
+// permission. Its text names the status, the request and the user, never the password. The
+// codec reports it as KindRegistryUnavailable: retrying helps only once the credentials are
+// fixed, but the payload is not at fault and must not go to a dead-letter topic. The schema gate
+// (schemas/gate) returns it too.
+type RegistryAuthError struct {
+	StatusCode int    // 401 or 403
+	Username   string // the user the request authenticated as; "" when it carried no credentials
+	Err        error  // the answer, e.g. an *httpjson.Error
+}
+
+func (e *RegistryAuthError) Error() string {
+	const vars = "ORDERFLOW_REGISTRY_USERNAME and ORDERFLOW_REGISTRY_PASSWORD"
+	var hint string
+	switch {
+	case e.Username == "":
+		hint = "the registry wants credentials: set " + vars
+	case e.StatusCode == http.StatusUnauthorized:
+		hint = fmt.Sprintf("the registry refused the credentials of user %q: check %s", e.Username, vars)
+	default:
+		hint = fmt.Sprintf("the registry does not allow user %q this request", e.Username)
+	}
+	return e.Err.Error() + " (" + hint + ")"
+}
+
+func (e *RegistryAuthError) Unwrap() error { return e.Err }
+
+// SRClient adapts riferrei/srclient to Registry. Transport failures and refused credentials
+// (*RegistryAuthError) are reported as KindRegistryUnavailable (transient); 404s wrap
+// ErrNotFound.
 type SRClient struct {
 	C srclient.ISchemaRegistryClient
 }
 
+// SROption configures an SRClient.
+type SROption func(*srConfig)
+
+type srConfig struct {
+	auth *httpjson.BasicAuth
+}
+
+// WithBasicAuth authenticates every request with HTTP basic auth; it takes precedence over
+// credentials in the URL. With an empty user name or password it does nothing (srclient's rule:
+// credentials are sent only when both are set).
+func WithBasicAuth(username, password string) SROption {
+	return func(c *srConfig) {
+		if username != "" && password != "" {
+			c.auth = &httpjson.BasicAuth{Username: username, Password: password}
+		}
+	}
+}
+
 // NewSRClient returns a Registry for the Confluent-compatible API at baseURL
-// (for Apicurio: http://host:8081/apis/ccompat/v7).
-func NewSRClient(baseURL string) *SRClient {
-	c := srclient.CreateSchemaRegistryClient(baseURL)
+// (for Apicurio: http://host:8081/apis/ccompat/v7). User info in baseURL
+// (http://user:pass@host/…) is taken out of the URL and sent as basic auth, unless WithBasicAuth
+// gives credentials.
+func NewSRClient(baseURL string, opts ...SROption) *SRClient {
+	base, auth := httpjson.SplitUserInfo(baseURL)
+	cfg := srConfig{auth: auth}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: refusals{next: http.DefaultTransport}}
+	c := srclient.NewSchemaRegistryClient(base, srclient.WithClient(hc))
 	c.CodecCreationEnabled(false)
+	if cfg.auth != nil {
+		c.SetCredentials(cfg.auth.Username, cfg.auth.Password)
+	}
 	return &SRClient{C: c}
+}
+
+// refusals turns a 401 or 403 answer into a *RegistryAuthError before srclient sees it:
+// srclient reports an error body that is not JSON as the bare status line and a JSON one without
+// its status, so the status — the one thing that tells a credentials problem — would be lost.
+type refusals struct{ next http.RoundTripper }
+
+func (t refusals) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || (resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden) {
+		return resp, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	user, _, _ := req.BasicAuth()
+	return nil, &RegistryAuthError{StatusCode: resp.StatusCode, Username: user,
+		Err: httpjson.NewError("registry", req.Method, req.URL.Path, resp.StatusCode, body)}
 }
 
 func (r *SRClient) SchemaText(id int) (string, error) {
@@ -54,12 +132,21 @@ func (r *SRClient) IDOf(subject, schema string) (int, error) {
 }
 
 func classify(err error, what string) error {
+	var authErr *RegistryAuthError
+	if errors.As(err, &authErr) {
+		// without the *url.Error around it, which repeats the request's URL
+		return &DecodeError{Kind: KindRegistryUnavailable, Err: fmt.Errorf("%s: %w", what, authErr)}
+	}
 	var srErr srclient.Error
 	if errors.As(err, &srErr) && srErr.Code/100 == 404 {
 		return fmt.Errorf("%s: %w (%s)", what, ErrNotFound, srErr.Message)
 	}
 	var netErr net.Error
 	var urlErr *url.Error
+	if errors.As(err, &urlErr) && urlErr.Op == "parse" {
+		// a parse error quotes the whole URL, user info and all
+		return &DecodeError{Kind: KindRegistryUnavailable, Err: fmt.Errorf("%s: the registry URL does not parse", what)}
+	}
 	if errors.As(err, &netErr) || errors.As(err, &urlErr) {
 		return &DecodeError{Kind: KindRegistryUnavailable, Err: fmt.Errorf("%s: %w", what, err)}
 	}

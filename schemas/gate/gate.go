@@ -1,5 +1,6 @@
 // Package gate is orderflow's schema compatibility gate. It consumes .avsc files and a
-// Confluent-compatible registry; it keeps nothing itself; it emits registered schemas (Apply) or
+// Confluent-compatible registry (with HTTP basic auth when given credentials: WithBasicAuth, or
+// user info in the URL); it keeps nothing itself; it emits registered schemas (Apply) or
 // findings (Check).
 //
 // Every subject gets the FULL_TRANSITIVE rule: consumers replay history (reading every older
@@ -42,9 +43,27 @@ type Option func(*Gate)
 // WithSubjectPrefix prefixes every subject (tests use it to get private subjects).
 func WithSubjectPrefix(p string) Option { return func(g *Gate) { g.prefix = p } }
 
-// New returns a gate for the Confluent-compatible API at baseURL.
+// WithBasicAuth authenticates every request with HTTP basic auth; it takes precedence over
+// credentials in the URL. With an empty user name or password it does nothing (as
+// codec.WithBasicAuth).
+func WithBasicAuth(username, password string) Option {
+	return func(g *Gate) {
+		if username != "" && password != "" {
+			g.api.Auth = &httpjson.BasicAuth{Username: username, Password: password}
+		}
+	}
+}
+
+// New returns a gate for the Confluent-compatible API at baseURL. User info in baseURL
+// (http://user:pass@host/…) is taken out of the URL and sent as basic auth, unless
+// WithBasicAuth gives credentials. A 401 or 403 answer is returned as a
+// *codec.RegistryAuthError.
 func New(baseURL string, opts ...Option) *Gate {
-	g := &Gate{api: httpjson.Client{Service: "registry", Base: strings.TrimRight(baseURL, "/"),
+	base, auth := httpjson.SplitUserInfo(baseURL)
+	if auth != nil && (auth.Username == "" || auth.Password == "") {
+		auth = nil // the rule of WithBasicAuth
+	}
+	g := &Gate{api: httpjson.Client{Service: "registry", Base: strings.TrimRight(base, "/"), Auth: auth,
 		HTTP: &http.Client{Timeout: 15 * time.Second}, ContentType: "application/vnd.schemaregistry.v1+json", MaxAnswer: 16 << 20}}
 	for _, o := range opts {
 		o(g)
@@ -255,5 +274,13 @@ func (g *Gate) compatible(ctx context.Context, subject, text string) (bool, erro
 }
 
 func (g *Gate) do(ctx context.Context, method, path string, body, out any) error {
-	return g.api.Do(ctx, method, path, body, out)
+	err := g.api.Do(ctx, method, path, body, out)
+	if status := httpjson.StatusOf(err); status == http.StatusUnauthorized || status == http.StatusForbidden {
+		user := ""
+		if g.api.Auth != nil {
+			user = g.api.Auth.Username
+		}
+		return &codec.RegistryAuthError{StatusCode: status, Username: user, Err: err}
+	}
+	return err
 }

@@ -8,12 +8,14 @@ import (
 	"github.com/orderflow/orderflow/internal/kafka"
 )
 
-// BindEndpoints binds the endpoint flags to cfg (its values, from the environment, are the defaults).
+// BindEndpoints binds the endpoint flags to cfg (its values, from the environment, are the
+// defaults). The registry's credentials get no flag: a flag's value shows in --help and in the
+// process list, so they come from the environment only (see package endpoints).
 func BindEndpoints(root *cobra.Command, cfg *endpoints.Endpoints) {
 	f := root.PersistentFlags()
 	f.StringSliceVar(&cfg.Brokers, "brokers", cfg.Brokers, "Kafka bootstrap servers (env ORDERFLOW_BROKERS)")
 	f.StringVar(&cfg.PGDSN, "pg-dsn", cfg.PGDSN, "PostgreSQL DSN (env ORDERFLOW_PG_DSN; the default is for the local stack only)")
-	f.StringVar(&cfg.RegistryURL, "registry-url", cfg.RegistryURL, "Confluent-compatible schema registry base URL (env ORDERFLOW_REGISTRY_URL)")
+	f.StringVar(&cfg.RegistryURL, "registry-url", cfg.RegistryURL, "Confluent-compatible schema registry base URL (env ORDERFLOW_REGISTRY_URL; basic-auth credentials only from env ORDERFLOW_REGISTRY_USERNAME and ORDERFLOW_REGISTRY_PASSWORD)")
 	f.StringVar(&cfg.ConnectURL, "connect-url", cfg.ConnectURL, "Kafka Connect REST URL (env ORDERFLOW_CONNECT_URL)")
 	f.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "timeout of one request to Kafka, Connect, the registry or PostgreSQL")
 	// --help shows the defaults, which come from the environment: never their passwords

@@ -74,10 +74,10 @@ func Deploy(ctx context.Context, ep endpoints.Endpoints) (*Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := gate.New(ep.RegistryURL).Apply(ctx, all); err != nil {
+	if _, err := gate.New(ep.RegistryURL, gate.WithBasicAuth(ep.RegistryCredentials())).Apply(ctx, all); err != nil {
 		return nil, fmt.Errorf("bench: schemas: %w", err)
 	}
-	serde, err := codec.New(codec.NewSRClient(ep.RegistryURL))
+	serde, err := codec.New(codec.NewSRClient(ep.RegistryURL, codec.WithBasicAuth(ep.RegistryCredentials())))
 	if err != nil {
 		return nil, err
 	}
