@@ -101,7 +101,7 @@ func migrate(ctx context.Context, ep endpoints.Endpoints, dsn, schema string) er
 		return fmt.Errorf("postgres: %w", err)
 	}
 	defer pool.Close()
-	serde, err := codec.New(codec.NewSRClient(ep.RegistryURL))
+	serde, err := codec.New(codec.NewSRClient(ep.RegistryURL, codec.WithBasicAuth(ep.RegistryCredentials())))
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func Schemas(ctx context.Context, ep endpoints.Endpoints) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if _, err := gate.New(ep.RegistryURL).Apply(ctx, all); err != nil {
+	if _, err := gate.New(ep.RegistryURL, gate.WithBasicAuth(ep.RegistryCredentials())).Apply(ctx, all); err != nil {
 		return 0, err
 	}
 	return len(all), nil
@@ -177,7 +177,7 @@ func Probe(ctx context.Context, ep endpoints.Endpoints, service string) (string,
 		}
 		return "", fmt.Errorf("connect: %s is not among the installed plugins", connectors.PostgresConnectorClass)
 	case "registry":
-		if _, err := gate.New(ep.RegistryURL).Subjects(ctx); err != nil {
+		if _, err := gate.New(ep.RegistryURL, gate.WithBasicAuth(ep.RegistryCredentials())).Subjects(ctx); err != nil {
 			return "", err
 		}
 		return "registry: ok", nil
