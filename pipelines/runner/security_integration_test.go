@@ -94,8 +94,12 @@ func TestIntegrationAPIAuthentication(t *testing.T) {
 func TestIntegrationSecretsStayOutOfHelpAndLogs(t *testing.T) {
 	const secret = "Pa55-w0rd-never-shown"
 	env := append(os.Environ(), "ORDERFLOW_PG_DSN=postgres://orderflow:"+secret+"@127.0.0.1:1/orderflow",
-		"ORDERFLOW_REGISTRY_URL=http://user:"+secret+"@127.0.0.1:1/apis/ccompat/v7", "ORDERFLOW_PG_PASSWORD="+secret)
+		"ORDERFLOW_REGISTRY_URL=http://user:"+secret+"@127.0.0.1:1/apis/ccompat/v7", "ORDERFLOW_PG_PASSWORD="+secret,
+		"ORDERFLOW_KAFKA_USERNAME=orderflow", "ORDERFLOW_KAFKA_PASSWORD="+secret, "ORDERFLOW_KAFKA_TLS=true",
+		"ORDERFLOW_PG_APP_PASSWORD="+secret, "ORDERFLOW_PG_CDC_PASSWORD="+secret)
 	for _, args := range [][]string{{"--help"}, {"run", "--help"}, {"setup", "--help"}, {"load", "--help"},
+		{"setup", "--app-role", "orderflow_app", "--cdc-role", "orderflow_cdc", "--timeout", "3s"},
+		{"stack", "probe", "kafka", "--brokers", "127.0.0.1:1", "--timeout", "3s"},
 		{"run", "--processors", "none", "--api", "--addr", "127.0.0.1:0", "--timeout", "3s"}} {
 		cmd := exec.Command(binary(t), args...)
 		cmd.Env = env
