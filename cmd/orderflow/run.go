@@ -48,7 +48,7 @@ func newRunCmd(cfg *endpoints.Endpoints, name, short string, defaultProcessors s
 	var slo time.Duration
 	var api, profiling bool
 	var rateLimit float64
-	var rateBurst int
+	var rateBurst, maxLongPolls int
 	cmd := &cobra.Command{
 		Use:   name,
 		Short: short,
@@ -64,7 +64,8 @@ func newRunCmd(cfg *endpoints.Endpoints, name, short string, defaultProcessors s
 			}
 			app, err := runner.New(cmd.Context(), runner.Config{Endpoints: *cfg, Topology: t, Schema: d.schema,
 				StateDir: stateDir, Processors: runner.ParseProcessors(processors), API: api, APIAddr: addr, MetricsAddr: metricsAddr, LagSLO: slo,
-				Profiling: profiling, Auth: authn, RatePerSecond: rateLimit, RateBurst: rateBurst})
+				Profiling: profiling, Auth: authn, RatePerSecond: rateLimit, RateBurst: rateBurst,
+				MaxLongPolls: maxLongPolls})
 			if err != nil {
 				return err
 			}
@@ -82,6 +83,8 @@ func newRunCmd(cfg *endpoints.Endpoints, name, short string, defaultProcessors s
 	cmd.Flags().DurationVar(&slo, "lag-slo", lag.DefaultSLO, "lag SLO behind the orderflow_lag_slo_breached metric")
 	cmd.Flags().Float64Var(&rateLimit, "rate-limit", apiserver.DefaultRate, "API requests per second per caller (with authentication)")
 	cmd.Flags().IntVar(&rateBurst, "rate-burst", apiserver.DefaultBurst, "API requests a caller may burst above --rate-limit")
+	cmd.Flags().IntVar(&maxLongPolls, "max-long-polls", apiserver.DefaultMaxLongPolls,
+		"API requests that may wait on an order's status (wait_for) at once; more answer 503 with Retry-After")
 	cmd.Flags().BoolVar(&profiling, "pprof", os.Getenv("ORDERFLOW_PPROF") == "1", "serve Go profiles at /debug/pprof/ next to /metrics (env ORDERFLOW_PPROF=1)")
 	return cmd
 }

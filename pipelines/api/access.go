@@ -37,6 +37,50 @@ func WithAuth(a auth.Authenticator, perSecond float64, burst int) Option {
 	}
 }
 
+// DefaultMaxLongPolls is how many requests may wait on an order's status (wait_for) at once unless
+// WithMaxLongPolls says otherwise: each holds a goroutine, a connection and a watch of the status
+// view for up to its timeout, which a thousand cost little.
+const DefaultMaxLongPolls = 1024
+
+// LongPollRetryAfter is the Retry-After of a long poll refused at the cap: long polls end all
+// the time (their timeout is at most a minute), so a slot is soon free.
+const LongPollRetryAfter = time.Second
+
+// WithMaxLongPolls caps the requests waiting on an order's status (wait_for) at once at n (0 or
+// less: DefaultMaxLongPolls). One that would wait beyond the cap is answered 503 with Retry-After
+// and a JSON error at once; a request without wait_for, or whose order already has the status it
+// asks for, never waits and is never refused by the cap.
+func WithMaxLongPolls(n int) Option {
+	return func(s *Server) {
+		if n <= 0 {
+			n = DefaultMaxLongPolls
+		}
+		s.longPolls = newLongPolls(n)
+	}
+}
+
+// longPolls counts the requests waiting on a status change. Keeps: one token per waiting request,
+// at most its capacity.
+type longPolls struct{ slots chan struct{} }
+
+func newLongPolls(n int) *longPolls { return &longPolls{slots: make(chan struct{}, n)} }
+
+// tryStart takes a slot and returns true, or returns false at once when every slot is taken.
+func (l *longPolls) tryStart() bool {
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// done gives back the slot of a finished wait.
+func (l *longPolls) done() { <-l.slots }
+
+// capacity is the cap: how many may wait at once.
+func (l *longPolls) capacity() int { return cap(l.slots) }
+
 type principalKey struct{}
 
 // anonymous is the caller of an API without authentication (a loopback development setup).

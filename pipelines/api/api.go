@@ -1,10 +1,11 @@
 // Package api is orderflow's HTTP API: the order service's front door and the read side of the
 // status views.
 //
-// Consumes: HTTP requests. Keeps: nothing. Emits: writes through orders.Store (an order and its
-// outbox event in one transaction) and reads through the views. Every error is JSON
-// {"error": "…"} with a 4xx status for bad input; a handler never panics out (a recovered panic
-// is a 500 with a message).
+// Consumes: HTTP requests. Keeps: no data; a token bucket per caller (WithAuth) and a slot per
+// request waiting on a status (wait_for, at most WithMaxLongPolls). Emits: writes through
+// orders.Store (an order and its outbox event in one transaction) and reads through the views.
+// Every error is JSON {"error": "…"} with a 4xx status for bad input; a handler never panics out
+// (a recovered panic is a 500 with a message).
 package api
 
 import (
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"path"
 	"regexp"
@@ -64,6 +66,7 @@ type Server struct {
 	maxTimeout time.Duration
 	auth       auth.Authenticator // nil: open (loopback development only; see WithAuth)
 	limits     *limiter
+	longPolls  *longPolls // requests waiting on a status change (wait_for); see WithMaxLongPolls
 }
 
 // Option configures the API.
@@ -78,6 +81,9 @@ func New(o Orders, r Reader, opts ...Option) http.Handler {
 	s := &Server{orders: o, reader: r, maxTimeout: 60 * time.Second}
 	for _, opt := range opts {
 		opt(s)
+	}
+	if s.longPolls == nil {
+		s.longPolls = newLongPolls(DefaultMaxLongPolls)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /orders", s.placeOrder)
@@ -271,14 +277,16 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	timedOut := false
-	if match != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
-		st, found, err = s.reader.WaitFor(ctx, id, match)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			// the wait is over (or the server is stopping): answer with what is known
-			err, timedOut = nil, true
+	if match != nil && !(found && match(st)) {
+		// a wait: it needs one of the long-poll slots, else 503 at once
+		if !s.longPolls.tryStart() {
+			slog.Debug("api: long poll refused at the cap", "path", r.URL.Path, "max_long_polls", s.longPolls.capacity())
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(LongPollRetryAfter.Seconds()))))
+			writeError(w, http.StatusServiceUnavailable, fmt.Sprintf(
+				"too many requests waiting on order statuses (at most %d at once); retry later, or ask without wait_for", s.longPolls.capacity()))
+			return
 		}
+		st, found, timedOut, err = s.waitFor(r.Context(), id, match, timeout)
 	}
 	if err != nil {
 		internalError(w, r, http.StatusServiceUnavailable, "status view unavailable", err)
@@ -293,6 +301,22 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
 		resp.TimedOut = &timedOut
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// waitFor waits up to timeout for match to accept the order's status, holding a long-poll slot
+// the caller took (and gives back here). timedOut is true when the wait ended without a match,
+// by the timeout or because the request (or the server) stopped: then st is what is known.
+func (s *Server) waitFor(ctx context.Context, id string, match func(schemas.OrderStatus) bool, timeout time.Duration) (
+	st schemas.OrderStatus, found, timedOut bool, err error) {
+	defer s.longPolls.done()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	st, found, err = s.reader.WaitFor(ctx, id, match)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		// the wait is over (or the server is stopping): answer with what is known
+		return st, found, true, nil
+	}
+	return st, found, false, err
 }
 
 // reached reports whether the order is at (or past, for the step statuses) want.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/pipelines/views"
@@ -296,6 +297,91 @@ func TestRequireOperations(t *testing.T) {
 		}
 		if rec, _ := do(t, h, "GET", "/metrics", "", hdr...); rec.Code != want {
 			t.Errorf("%q: %d, want %d", who, rec.Code, want)
+		}
+	}
+}
+
+// heldReader is memReader whose WaitFor reports on waiting and then holds until release gets a
+// value (or the request's context ends).
+type heldReader struct {
+	memReader
+	waiting chan string
+	release chan struct{}
+}
+
+func (r heldReader) WaitFor(ctx context.Context, id string, _ func(schemas.OrderStatus) bool) (schemas.OrderStatus, bool, error) {
+	r.waiting <- id
+	select {
+	case <-r.release:
+		return schemas.OrderStatus{OrderID: id, CustomerID: "c-placed", Status: schemas.StatusShipped}, true, nil
+	case <-ctx.Done():
+		return schemas.OrderStatus{}, false, ctx.Err()
+	}
+}
+
+// With the long-poll cap at 2 and two requests waiting, a third request that would wait is
+// refused at once with 503, Retry-After and a JSON error; requests that do not wait (no wait_for,
+// or a status already reached) pass; once a wait ends, a new one is accepted.
+func TestLongPollCap(t *testing.T) {
+	reader := heldReader{waiting: make(chan string, 10), release: make(chan struct{})}
+	h := New(&memOrders{byKey: map[string]string{}}, reader, WithMaxLongPolls(2))
+	const waiting = "/orders/o-placed?wait_for=SHIPPED&timeout=30s"
+
+	answers := make(chan *httptest.ResponseRecorder, 3)
+	longPoll := func() {
+		go func() {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", waiting, nil))
+			answers <- rec
+		}()
+		select {
+		case <-reader.waiting:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a long poll under the cap did not start waiting")
+		}
+	}
+	longPoll()
+	longPoll()
+
+	start := time.Now()
+	rec, body := do(t, h, "GET", "/orders/o-placed?wait_for=SHIPPED&timeout=2s", "") // were it to wait, 2 s at most
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("third long poll: %d, Retry-After %q; want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	if msg, _ := body["error"].(string); !strings.Contains(msg, "at most 2") {
+		t.Errorf("third long poll's error %q, want it to name the cap", msg)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the refusal took %s; want it at once", d)
+	}
+	select {
+	case id := <-reader.waiting:
+		t.Errorf("the refused request waited on %s", id)
+	default:
+	}
+
+	if rec, body := do(t, h, "GET", "/orders/o-placed", ""); rec.Code != http.StatusOK {
+		t.Errorf("a plain GET at the cap: %d %v, want 200", rec.Code, body)
+	}
+	if rec, body := do(t, h, "GET", "/orders/o-known?wait_for=terminal&timeout=30s", ""); rec.Code != http.StatusOK || body["status"] != "SHIPPED" {
+		t.Errorf("a long poll whose status is already reached, at the cap: %d %v, want 200 SHIPPED", rec.Code, body)
+	}
+
+	reader.release <- struct{}{} // one wait ends …
+	select {
+	case rec := <-answers:
+		if rec.Code != http.StatusOK {
+			t.Errorf("the released long poll answered %d %s", rec.Code, rec.Body.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the released long poll did not answer")
+	}
+	longPoll() // … and its slot takes a new one
+	reader.release <- struct{}{}
+	reader.release <- struct{}{}
+	for range 2 {
+		if rec := <-answers; rec.Code != http.StatusOK {
+			t.Errorf("a long poll answered %d %s", rec.Code, rec.Body.String())
 		}
 	}
 }

@@ -111,6 +111,9 @@ type Config struct {
 	Auth          auth.Authenticator
 	RatePerSecond float64
 	RateBurst     int
+	// MaxLongPolls caps the API's requests waiting on an order's status (wait_for) at once;
+	// beyond it they answer 503 with Retry-After. 0 or less: api.DefaultMaxLongPolls.
+	MaxLongPolls int
 }
 
 // Validate checks the processor names.
@@ -235,7 +238,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		}
 		mux := http.NewServeMux()
 		a.serveDiagnostics(mux)
-		opts := []api.Option{api.WithTracer(a.tracer.Tracer("orderflow/api"))}
+		opts := []api.Option{api.WithTracer(a.tracer.Tracer("orderflow/api")), api.WithMaxLongPolls(cfg.MaxLongPolls)}
 		if cfg.Auth != nil {
 			opts = append(opts, api.WithAuth(cfg.Auth, cfg.RatePerSecond, cfg.RateBurst))
 		} else {

@@ -2,15 +2,17 @@
 // per order id) and the inventory ledger (stock per SKU). Each is a goka view: a local copy of
 // the table's compacted changelog, recovered at start and then kept up to date.
 //
-// Consumes: the group-table topics of order-status and inventory. Keeps: the local copies.
-// Emits: nothing; the API reads through it. Ready reports whether both copies are recovered.
+// Consumes: the group-table topics of order-status and inventory. Keeps: the local copies, and
+// the long polls waiting on an order's status (keyChanges, notify.go: per order id being waited
+// on, a channel closed when the status view stores a new value of that id; nothing for other
+// ids). Emits: nothing; the API reads through it. Ready reports whether both copies are
+// recovered.
 package views
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/lovoo/goka"
 	"golang.org/x/sync/errgroup"
@@ -25,15 +27,16 @@ import (
 
 // Views holds the status and stock views.
 type Views struct {
-	status *goka.View
-	stock  *goka.View
+	status        *goka.View
+	statusChanges *keyChanges // woken by the status view's updates; see WaitFor
+	stock         *goka.View
 }
 
 // New creates the views of topology t (not yet running).
 func New(brokers []string, t topology.Topology, serde *codec.Serde, stateDir string) (*Views, error) {
 	// Tolerant codecs: a value that cannot be decoded is skipped by List and an error for
 	// Status, never a stop of the view.
-	status, err := goka.NewView(brokers, t.Table(topology.GroupOrderStatus), streams.Tolerant(orderstatus.TableCodec(serde)),
+	status, statusChanges, err := newStatusView(brokers, t.Table(topology.GroupOrderStatus), streams.Tolerant(orderstatus.TableCodec(serde)),
 		streams.ViewOptions(brokers, string(t.Group(topology.GroupOrderStatus)), stateDir)...)
 	if err != nil {
 		return nil, fmt.Errorf("views: order-status: %w", err)
@@ -43,7 +46,16 @@ func New(brokers []string, t topology.Topology, serde *codec.Serde, stateDir str
 	if err != nil {
 		return nil, fmt.Errorf("views: inventory: %w", err)
 	}
-	return &Views{status: status, stock: stock}, nil
+	return &Views{status: status, statusChanges: statusChanges, stock: stock}, nil
+}
+
+// newStatusView creates the status view with opts; every value it stores is announced to the
+// returned keyChanges (which WaitFor sleeps on).
+func newStatusView(brokers []string, table goka.Table, c goka.Codec, opts ...goka.ViewOption) (*goka.View, *keyChanges, error) {
+	changes := newKeyChanges()
+	opts = append(opts[:len(opts):len(opts)], goka.WithViewCallback(changes.storeAndNotify))
+	view, err := goka.NewView(brokers, table, c, opts...)
+	return view, changes, err
 }
 
 // Run runs both views until ctx ends.
@@ -119,24 +131,29 @@ func (v *Views) Stock(sku string) (Stock, error) {
 	return Stock{SKU: sku, Available: st.Available(), Reserved: st.Held(), OnHand: st.OnHand}, nil
 }
 
-// WaitFor polls the status view until match accepts the order's status or ctx ends; it returns
-// the last status seen. Polling (every 10 ms) keeps read-your-writes simple for a caller that
-// just placed the order.
+// WaitFor returns once match accepts the order's status, or when ctx ends (with ctx's error),
+// with the last status seen. It reads the status, and while match refuses it sleeps until the
+// status view stores a new value for the order (a notice of keyChanges), then reads again; it
+// never polls. Its watch is registered before each read, so a change landing between the read
+// and the sleep still wakes it, and removed before it returns.
 func (v *Views) WaitFor(ctx context.Context, orderID string, match func(schemas.OrderStatus) bool) (schemas.OrderStatus, bool, error) {
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
 	for {
+		changed, stop := v.statusChanges.watch(orderID)
 		s, ok, err := v.Status(orderID)
 		if err != nil {
+			stop()
 			return s, ok, err
 		}
 		if ok && match(s) {
+			stop()
 			return s, true, nil
 		}
 		select {
 		case <-ctx.Done():
+			stop()
 			return s, ok, ctx.Err()
-		case <-tick.C:
+		case <-changed:
+			stop()
 		}
 	}
 }
