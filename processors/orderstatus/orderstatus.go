@@ -18,8 +18,12 @@ var stepRank = map[schemas.Status]int{
 	schemas.StatusShipped: 4, schemas.StatusCancelled: 5,
 }
 
+// reasonRank orders the reasons of an order cancelled for several: the highest is the order's.
+// A decisive refusal names the cancellation better than the deadline that ran out meanwhile (the
+// deadline fires when it has not seen the refusal yet), so TIMEOUT ranks lowest:
+// PAYMENT_DECLINED > OUT_OF_STOCK > TIMEOUT.
 var reasonRank = map[schemas.CancelReason]int{
-	schemas.CancelUnknown: 0, schemas.CancelOutOfStock: 1, schemas.CancelPaymentDeclined: 2,
+	schemas.CancelUnknown: 0, schemas.CancelTimeout: 1, schemas.CancelOutOfStock: 2, schemas.CancelPaymentDeclined: 3,
 }
 
 func clone(s schemas.OrderStatus) schemas.OrderStatus {
@@ -44,8 +48,13 @@ func Apply(s *schemas.OrderStatus, ev schemas.Event) (bool, error) {
 		return false, nil
 	}
 	at := ev.Metadata().OccurredAt
+	// cancel records a cancellation: the reason of highest rank wins, with its time; between
+	// cancellations of one reason, the earliest. Either way the result does not depend on the
+	// order they arrive in.
 	cancel := func(reason schemas.CancelReason) {
-		if s.Reason == nil || reasonRank[reason] > reasonRank[*s.Reason] {
+		outranks := s.Reason == nil || reasonRank[reason] > reasonRank[*s.Reason]
+		earlier := s.Reason != nil && reason == *s.Reason && s.CancelledAt != nil && at.Before(*s.CancelledAt)
+		if outranks || earlier {
 			s.Reason = &reason
 			t := at.UTC()
 			s.CancelledAt = &t
@@ -66,6 +75,8 @@ func Apply(s *schemas.OrderStatus, ev schemas.Event) (bool, error) {
 		setOnce(&s.InventoryReservedAt, at)
 	case schemas.StockRejected:
 		cancel(schemas.CancelOutOfStock)
+	case schemas.OrderTimedOut:
+		cancel(schemas.CancelTimeout)
 	case schemas.ShipmentCreated:
 		setOnce(&s.ShippedAt, at)
 	case schemas.PaymentRefunded, schemas.StockReleased:
@@ -182,7 +193,7 @@ func TableCodec(serde *codec.Serde) goka.Codec {
 // Spec is what the order-status processor reads and writes.
 func Spec(t topology.Topology) streams.Spec {
 	return streams.Spec{Processor: topology.GroupOrderStatus,
-		Inputs:  []goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.InventoryEvents(), t.ShippingEvents()},
+		Inputs:  []goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.InventoryEvents(), t.ShippingEvents(), t.DeadlineEvents()},
 		Outputs: []goka.Stream{t.StatusChanges()}}
 }
 

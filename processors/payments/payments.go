@@ -21,7 +21,7 @@ const (
 	Authorized = "AUTHORIZED"
 	Declined   = "DECLINED"
 	Refunded   = "REFUNDED"
-	NotCharged = "NOT_CHARGED" // stock was rejected before the order reached payments
+	NotCharged = "NOT_CHARGED" // the order was cancelled (stock rejected, timed out) before it reached payments
 )
 
 // State is the payments table value for one order. Every field is set once per order, so the
@@ -31,19 +31,66 @@ type State struct {
 	AmountMinor   int64  `json:"amount_minor,omitempty"`
 	Currency      string `json:"currency,omitempty"`
 	StockRejected bool   `json:"stock_rejected,omitempty"`
+	// CancelReason is the first cancellation of the order payments saw: OUT_OF_STOCK (a
+	// StockRejected) or TIMEOUT (an OrderTimedOut). A refund is that cancellation's
+	// compensation and carries it as its reason. Values written before it existed leave it
+	// empty; their only cancellation was a stock rejection (see cancelReason).
+	CancelReason schemas.CancelReason `json:"cancel_reason,omitempty"`
 }
 
-// MarshalState implements streams.BinaryState.
+// cancelled reports whether a cancellation of the order has been applied: the order is never
+// charged, or refunded once.
+func (s State) cancelled() bool { return s.StockRejected || s.CancelReason != "" }
+
+// cancelReason is CancelReason, reading an empty one as OUT_OF_STOCK (the only cancellation
+// payments knew when it was not recorded).
+func (s State) cancelReason() schemas.CancelReason {
+	if s.CancelReason == "" && s.StockRejected {
+		return schemas.CancelOutOfStock
+	}
+	return s.CancelReason
+}
+
+// refundedFor reports whether the order's payment was refunded as the compensation of reason
+// (the refund an input of that cancellation sends again when replayed).
+func (s State) refundedFor(reason schemas.CancelReason) bool {
+	return s.Status == Refunded && s.cancelReason() == reason
+}
+
+// stateLayoutV2 opens a value written with the fields added for OrderTimedOut (CancelReason).
+// A value without it (the first layout, still written when those fields are zero) opens with its
+// Status, which is never this string.
+const stateLayoutV2 = "\x02"
+
+// MarshalState implements streams.BinaryState: the first layout (Status, AmountMinor, Currency,
+// StockRejected) when CancelReason is empty, so such values read as before with any release;
+// otherwise stateLayoutV2, the first layout's fields, CancelReason.
 func (s *State) MarshalState(w *streams.Writer) {
+	v2 := s.CancelReason != ""
+	if v2 {
+		w.String(stateLayoutV2)
+	}
 	w.String(s.Status)
 	w.Varint(s.AmountMinor)
 	w.String(s.Currency)
 	w.Bool(s.StockRejected)
+	if v2 {
+		w.String(string(s.CancelReason))
+	}
 }
 
-// UnmarshalState implements streams.BinaryState.
+// UnmarshalState implements streams.BinaryState; it reads both layouts (a value of the first
+// layout has CancelReason empty).
 func (s *State) UnmarshalState(r *streams.Reader) {
-	s.Status, s.AmountMinor, s.Currency, s.StockRejected = r.String(), r.Varint(), r.String(), r.Bool()
+	first := r.String()
+	v2 := first == stateLayoutV2
+	if v2 {
+		first = r.String()
+	}
+	s.Status, s.AmountMinor, s.Currency, s.StockRejected = first, r.Varint(), r.String(), r.Bool()
+	if v2 {
+		s.CancelReason = schemas.CancelReason(r.String())
+	}
 }
 
 // Decision returns whether an order is authorized and, if not, why.
@@ -72,11 +119,35 @@ func Decide(t topology.Topology) streams.Decider[State] {
 			Detail: declineDetail(reason),
 		}}
 	}
-	refunded := func(s State, e schemas.StockRejected, msg streams.Message) streams.Emit {
-		return streams.Emit{Topic: t.Out(topology.GroupPayments, t.PaymentEvents()), Key: e.OrderID, Event: schemas.PaymentRefunded{
-			Meta:    streams.Meta("PaymentRefunded", e.Meta, e.OrderID, msg.Timestamp, ""),
-			OrderID: e.OrderID, AmountMinor: s.AmountMinor, Currency: s.Currency, Reason: string(schemas.CancelOutOfStock),
+	// refunded is the compensation of an authorized payment; cause is the cancellation
+	// (StockRejected or OrderTimedOut), whose event id the refund's derives from.
+	refunded := func(s State, orderID string, cause schemas.Event, msg streams.Message) streams.Emit {
+		return streams.Emit{Topic: t.Out(topology.GroupPayments, t.PaymentEvents()), Key: orderID, Event: schemas.PaymentRefunded{
+			Meta:    streams.Meta("PaymentRefunded", cause.Metadata(), orderID, msg.Timestamp, ""),
+			OrderID: orderID, AmountMinor: s.AmountMinor, Currency: s.Currency, Reason: string(s.cancelReason()),
 		}}
+	}
+	// cancel applies a cancellation for reason to s and returns the refund it causes: the first
+	// cancellation of an order decides (an authorized payment is refunded; an order not yet seen
+	// will not be charged), a later one finds it refunded or never charged and changes nothing.
+	cancel := func(s *State, reason schemas.CancelReason, orderID string, cause schemas.Event, msg streams.Message) []streams.Emit {
+		if s.cancelled() {
+			return nil
+		}
+		s.CancelReason = reason
+		if s.Status != Authorized {
+			return nil
+		}
+		s.Status = Refunded
+		return []streams.Emit{refunded(*s, orderID, cause, msg)}
+	}
+	// resend is what a cancellation for reason replayed after a crash sends again: the refund,
+	// when it is the cancellation that caused it.
+	resend := func(s State, reason schemas.CancelReason, orderID string, cause schemas.Event, msg streams.Message) []streams.Emit {
+		if s.refundedFor(reason) {
+			return []streams.Emit{refunded(s, orderID, cause, msg)}
+		}
+		return nil
 	}
 	return func(state *State, ev schemas.Event, msg streams.Message) (*State, []streams.Emit, error) {
 		var s State
@@ -102,7 +173,7 @@ func Decide(t topology.Topology) streams.Decider[State] {
 				return nil, nil, nil // redelivered: already decided for this order
 			}
 			s.AmountMinor, s.Currency = e.TotalMinor, e.Currency
-			if s.StockRejected {
+			if s.cancelled() {
 				s.Status = NotCharged
 				return &s, nil, nil
 			}
@@ -115,20 +186,22 @@ func Decide(t topology.Topology) streams.Decider[State] {
 			}
 		case schemas.StockRejected:
 			if msg.Replay {
-				if s.Status == Refunded {
-					return nil, []streams.Emit{refunded(s, e, msg)}, nil
-				}
-				return nil, nil, nil
+				return nil, resend(s, schemas.CancelOutOfStock, e.OrderID, e, msg), nil
 			}
 			if s.StockRejected {
 				return nil, nil, nil // redelivered
 			}
-			s.StockRejected = true
-			if s.Status == Authorized {
-				s.Status = Refunded
-				return &s, []streams.Emit{refunded(s, e, msg)}, nil
+			emits := cancel(&s, schemas.CancelOutOfStock, e.OrderID, e, msg)
+			s.StockRejected = true // recorded even after an earlier cancellation: it is a fact of the order's stock
+			return &s, emits, nil
+		case schemas.OrderTimedOut:
+			if msg.Replay {
+				return nil, resend(s, schemas.CancelTimeout, e.OrderID, e, msg), nil
 			}
-			return &s, nil, nil
+			if s.cancelled() {
+				return nil, nil, nil // redelivered, or cancelled already (stock rejected)
+			}
+			return &s, cancel(&s, schemas.CancelTimeout, e.OrderID, e, msg), nil
 		}
 		return nil, nil, nil // other events on our inputs do not concern payments
 	}
@@ -144,12 +217,16 @@ func declineDetail(r schemas.DeclineReason) string {
 // Spec is what the payments processor reads and writes.
 func Spec(t topology.Topology) streams.Spec {
 	return streams.Spec{Processor: topology.GroupPayments,
-		Inputs:  []goka.Stream{t.OrderEvents(), t.InventoryEvents()},
+		Inputs:  []goka.Stream{t.OrderEvents(), t.InventoryEvents(), t.DeadlineEvents()},
 		Outputs: []goka.Stream{t.PaymentEvents()}}
 }
 
+// Accepts lists the event types the payments processor acts on; the others on its inputs are
+// passed over undecoded.
+var Accepts = []schemas.Event{schemas.OrderPlaced{}, schemas.StockRejected{}, schemas.OrderTimedOut{}}
+
 // Group defines the payments processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
-	cb := streams.DurableCallback(env, topology.GroupPayments, Decide(t), schemas.OrderPlaced{}, schemas.StockRejected{})
+	cb := streams.DurableCallback(env, topology.GroupPayments, Decide(t), Accepts...)
 	return streams.Define(t, Spec(t), streams.StateCodec[State, *State]{}, cb)
 }

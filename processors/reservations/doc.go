@@ -7,14 +7,18 @@
 // (RELEASE) and reports the shortage (StockRejected): all or nothing.
 //
 // Consumes: OrderPlaced (<prefix>.order.events), PaymentDeclined (<prefix>.payment.events),
-// ShipmentCreated (<prefix>.shipping.events), SkuReply (<prefix>.inventory.sku-replies); all keyed
-// by order id.
-// Keeps: State per order id (group table <prefix>.reservations-table, JSON): the phase, the
-// quantity per SKU, the ledger's replies, and the ids of applied events.
+// ShipmentCreated (<prefix>.shipping.events), SkuReply (<prefix>.inventory.sku-replies),
+// OrderTimedOut (<prefix>.deadline.events); all keyed by order id.
+// Keeps: State per order id (group table <prefix>.reservations-table, binary
+// streams.StateCodec): the phase, the quantity per SKU, the ledger's replies (with their hold
+// numbers), whether the payment was declined or the shipment seen, and the order's first
+// cancellation (PAYMENT_DECLINED or TIMEOUT); inputs are recognised as applied from these.
 // Emits: SkuCommand HOLD/RELEASE/COMMIT on <prefix>.inventory.sku-commands (keyed by SKU) and
 // StockReserved, StockRejected, StockReleased on <prefix>.inventory.events (keyed by order id).
 //
-// Compensation: a declined payment releases the order's reservation (at once when reserved, or
-// as soon as the last reply arrives when still pending); a shipment commits it (the held
-// quantity leaves stock for good).
+// Compensation: an order's first cancellation, a declined payment or a timeout, releases its
+// reservation (at once when reserved, or as soon as the last reply arrives when still pending;
+// StockReleased carries PAYMENT_DECLINED or TIMEOUT as its reason); an order cancelled before it
+// arrives holds nothing, and a hold granted for it anyway is released. A shipment commits the
+// reservation (the held quantity leaves stock for good).
 package reservations

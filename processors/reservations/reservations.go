@@ -17,9 +17,9 @@ const (
 	Pending   = "PENDING"   // holds asked, replies outstanding
 	Reserved  = "RESERVED"  // every SKU held
 	Rejected  = "REJECTED"  // some SKU short: holds undone
-	Released  = "RELEASED"  // payment declined: holds undone
+	Released  = "RELEASED"  // order cancelled (payment declined, timed out): holds undone
 	Committed = "COMMITTED" // shipped: held quantities left stock
-	Skipped   = "SKIPPED"   // payment declined before the order arrived: nothing held
+	Skipped   = "SKIPPED"   // order cancelled before it arrived: nothing held
 )
 
 // Reply is the ledger's answer for one SKU.
@@ -37,10 +37,39 @@ type State struct {
 	Replies         map[string]Reply `json:"replies,omitempty"`
 	PaymentDeclined bool             `json:"payment_declined,omitempty"`
 	Shipped         bool             `json:"shipped,omitempty"` // shipment seen before the reservation completed
+	// CancelReason is the first cancellation of the order this table saw: PAYMENT_DECLINED (a
+	// PaymentDeclined) or TIMEOUT (an OrderTimedOut); its holds are released for it, and the
+	// StockReleased carries it as its reason. Values written before it existed leave it empty;
+	// their only cancellation was a declined payment (see cancelReason).
+	CancelReason schemas.CancelReason `json:"cancel_reason,omitempty"`
 }
 
-// MarshalState implements streams.BinaryState.
+// cancelled reports whether the order was cancelled: its holds are released (at once when
+// reserved, on the last reply when pending) or never asked for.
+func (s State) cancelled() bool { return s.PaymentDeclined || s.CancelReason != "" }
+
+// cancelReason is CancelReason, reading an empty one as PAYMENT_DECLINED (the only cancellation
+// reservations knew when it was not recorded).
+func (s State) cancelReason() schemas.CancelReason {
+	if s.CancelReason == "" && s.PaymentDeclined {
+		return schemas.CancelPaymentDeclined
+	}
+	return s.CancelReason
+}
+
+// stateLayoutV2 opens a value written with the fields added for OrderTimedOut (CancelReason).
+// A value without it (the first layout, still written when those fields are zero) opens with its
+// Phase, which is never this string.
+const stateLayoutV2 = "\x02"
+
+// MarshalState implements streams.BinaryState: the first layout (Phase, Quantities, Replies,
+// PaymentDeclined, Shipped) when CancelReason is empty, so such values read as before with any
+// release; otherwise stateLayoutV2, the first layout's fields, CancelReason.
 func (s *State) MarshalState(w *streams.Writer) {
+	v2 := s.CancelReason != ""
+	if v2 {
+		w.String(stateLayoutV2)
+	}
 	w.String(s.Phase)
 	w.Int32Map(s.Quantities)
 	w.Uvarint(uint64(len(s.Replies)))
@@ -53,11 +82,19 @@ func (s *State) MarshalState(w *streams.Writer) {
 	}
 	w.Bool(s.PaymentDeclined)
 	w.Bool(s.Shipped)
+	if v2 {
+		w.String(string(s.CancelReason))
+	}
 }
 
-// UnmarshalState implements streams.BinaryState.
+// UnmarshalState implements streams.BinaryState; it reads both layouts (a value of the first
+// layout has CancelReason empty).
 func (s *State) UnmarshalState(r *streams.Reader) {
 	s.Phase = r.String()
+	v2 := s.Phase == stateLayoutV2
+	if v2 {
+		s.Phase = r.String()
+	}
 	s.Quantities = r.Int32Map()
 	if n := r.Count(4); n > 0 {
 		s.Replies = make(map[string]Reply, n)
@@ -67,6 +104,9 @@ func (s *State) UnmarshalState(r *streams.Reader) {
 		}
 	}
 	s.PaymentDeclined, s.Shipped = r.Bool(), r.Bool()
+	if v2 {
+		s.CancelReason = schemas.CancelReason(r.String())
+	}
 }
 
 func (s State) clone() State {
@@ -135,7 +175,7 @@ func Decide(t topology.Topology) streams.Decider[State] {
 	released := func(s State, orderID string, cause schemas.Event, msg streams.Message) streams.Emit {
 		return streams.Emit{Topic: t.Out(topology.GroupReservations, t.InventoryEvents()), Key: orderID, Event: schemas.StockReleased{
 			Meta:    outcome("StockReleased", orderID, cause, msg),
-			OrderID: orderID, Lines: lines(s), Reason: string(schemas.CancelPaymentDeclined)}}
+			OrderID: orderID, Lines: lines(s), Reason: string(s.cancelReason())}}
 	}
 	rejected := func(s State, orderID string, cause schemas.Event, msg streams.Message) streams.Emit {
 		rej := schemas.StockRejected{Meta: outcome("StockRejected", orderID, cause, msg), OrderID: orderID}
@@ -160,6 +200,21 @@ func Decide(t topology.Topology) streams.Decider[State] {
 			return append(releaseGranted(s, orderID, msg), released(s, orderID, cause, msg))
 		}
 		return nil
+	}
+	// cancel applies a cancellation for reason to s and returns what it causes: the first
+	// cancellation of an order releases a complete reservation at once; a pending one is released
+	// when its last reply arrives, an order not yet seen holds nothing. A later cancellation finds
+	// the order cancelled and changes nothing.
+	cancel := func(s *State, reason schemas.CancelReason, orderID string, cause schemas.Event, msg streams.Message) []streams.Emit {
+		if s.cancelled() {
+			return nil
+		}
+		s.CancelReason = reason
+		if s.Phase != Reserved {
+			return nil
+		}
+		s.Phase = Released
+		return effects(*s, orderID, cause, msg)
 	}
 	holds := func(s State, e schemas.OrderPlaced, msg streams.Message) []streams.Emit {
 		var out []streams.Emit
@@ -192,7 +247,7 @@ func Decide(t topology.Topology) streams.Decider[State] {
 				return nil, nil, nil // this order is already being reserved
 			}
 			s.Quantities = e.Quantities()
-			if s.PaymentDeclined {
+			if s.cancelled() {
 				s.Phase = Skipped
 				break
 			}
@@ -228,7 +283,7 @@ func Decide(t topology.Topology) streams.Decider[State] {
 			switch {
 			case !allGranted:
 				s.Phase = Rejected
-			case s.PaymentDeclined:
+			case s.cancelled():
 				s.Phase = Released
 			case s.Shipped:
 				s.Phase = Committed
@@ -243,11 +298,16 @@ func Decide(t topology.Topology) streams.Decider[State] {
 			if s.PaymentDeclined {
 				return nil, nil, nil // redelivered
 			}
-			s.PaymentDeclined = true
-			if s.Phase == Reserved {
-				s.Phase = Released
-				emits = effects(s, e.OrderID, e, msg)
+			emits = cancel(&s, schemas.CancelPaymentDeclined, e.OrderID, e, msg)
+			s.PaymentDeclined = true // recorded even after an earlier cancellation, as it always was
+		case schemas.OrderTimedOut:
+			if msg.Replay {
+				return nil, effects(s, e.OrderID, e, msg), nil
 			}
+			if s.cancelled() {
+				return nil, nil, nil // redelivered, or cancelled already (payment declined)
+			}
+			emits = cancel(&s, schemas.CancelTimeout, e.OrderID, e, msg)
 		case schemas.ShipmentCreated:
 			if msg.Replay {
 				return nil, effects(s, e.OrderID, e, msg), nil
@@ -280,13 +340,17 @@ func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys
 // Spec is what the reservations processor reads and writes.
 func Spec(t topology.Topology) streams.Spec {
 	return streams.Spec{Processor: topology.GroupReservations,
-		Inputs:  []goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.ShippingEvents(), t.SkuReplies()},
+		Inputs:  []goka.Stream{t.OrderEvents(), t.PaymentEvents(), t.ShippingEvents(), t.SkuReplies(), t.DeadlineEvents()},
 		Outputs: []goka.Stream{t.SkuCommands(), t.InventoryEvents()}}
 }
 
+// Accepts lists the event types the reservations processor acts on; the others on its inputs
+// (most payment events) are passed over undecoded.
+var Accepts = []schemas.Event{schemas.OrderPlaced{}, schemas.SkuReply{}, schemas.PaymentDeclined{}, schemas.ShipmentCreated{},
+	schemas.OrderTimedOut{}}
+
 // Group defines the reservations processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
-	cb := streams.DurableCallback(env, topology.GroupReservations, Decide(t),
-		schemas.OrderPlaced{}, schemas.SkuReply{}, schemas.PaymentDeclined{}, schemas.ShipmentCreated{})
+	cb := streams.DurableCallback(env, topology.GroupReservations, Decide(t), Accepts...)
 	return streams.Define(t, Spec(t), streams.StateCodec[State, *State]{}, cb)
 }

@@ -15,7 +15,7 @@ import (
 type State struct {
 	Authorized bool      `json:"authorized,omitempty"`
 	Reserved   bool      `json:"reserved,omitempty"`
-	Cancelled  bool      `json:"cancelled,omitempty"`
+	Cancelled  bool      `json:"cancelled,omitempty"` // declined, out of stock, released or timed out: never shipped
 	ShipmentID string    `json:"shipment_id,omitempty"`
 	CreatedAt  time.Time `json:"created_at,omitzero"` // when the shipment was created
 	CausedBy   string    `json:"caused_by,omitempty"` // id of the event that completed the pair
@@ -71,6 +71,8 @@ func Decide(t topology.Topology) streams.Decider[State] {
 			flag, orderID = &s.Cancelled, e.OrderID
 		case schemas.StockReleased:
 			flag, orderID = &s.Cancelled, e.OrderID
+		case schemas.OrderTimedOut:
+			flag, orderID = &s.Cancelled, e.OrderID
 		default:
 			return nil, nil, nil
 		}
@@ -98,13 +100,17 @@ func Decide(t topology.Topology) streams.Decider[State] {
 // Spec is what the shipping processor reads and writes.
 func Spec(t topology.Topology) streams.Spec {
 	return streams.Spec{Processor: topology.GroupShipping,
-		Inputs:  []goka.Stream{t.PaymentEvents(), t.InventoryEvents()},
+		Inputs:  []goka.Stream{t.PaymentEvents(), t.InventoryEvents(), t.DeadlineEvents()},
 		Outputs: []goka.Stream{t.ShippingEvents()}}
 }
 
+// Accepts lists the event types the shipping processor acts on; the others on its inputs are
+// passed over undecoded.
+var Accepts = []schemas.Event{schemas.PaymentAuthorized{}, schemas.StockReserved{},
+	schemas.PaymentDeclined{}, schemas.StockRejected{}, schemas.StockReleased{}, schemas.OrderTimedOut{}}
+
 // Group defines the shipping processor.
 func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
-	cb := streams.DurableCallback(env, topology.GroupShipping, Decide(t), schemas.PaymentAuthorized{}, schemas.StockReserved{},
-		schemas.PaymentDeclined{}, schemas.StockRejected{}, schemas.StockReleased{})
+	cb := streams.DurableCallback(env, topology.GroupShipping, Decide(t), Accepts...)
 	return streams.Define(t, Spec(t), streams.StateCodec[State, *State]{}, cb)
 }

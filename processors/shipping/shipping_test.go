@@ -13,6 +13,7 @@ func TestShipsOnceWhenPaidAndReservedInEitherOrder(t *testing.T) {
 	reserved := schemas.StockReserved{Meta: proctest.Meta("StockReserved", "o-1"), OrderID: "o-1"}
 	declined := schemas.PaymentDeclined{Meta: proctest.Meta("PaymentDeclined", "o-1"), OrderID: "o-1"}
 	rejected := schemas.StockRejected{Meta: proctest.Meta("StockRejected", "o-1"), OrderID: "o-1"}
+	timeout := timedOut("o-1")
 	cases := []struct {
 		name      string
 		events    []schemas.Event
@@ -23,6 +24,10 @@ func TestShipsOnceWhenPaidAndReservedInEitherOrder(t *testing.T) {
 		{"duplicates", []schemas.Event{paid, reserved, reserved, paid}, 1},
 		{"declined", []schemas.Event{reserved, declined}, 0},
 		{"rejected", []schemas.Event{paid, rejected}, 0},
+		{"timed out before payment and stock", []schemas.Event{timeout, paid, reserved}, 0},
+		{"timed out in between", []schemas.Event{reserved, timeout, paid}, 0},
+		{"timed out twice", []schemas.Event{timeout, timeout, timedOut("o-1"), paid, reserved}, 0},
+		{"timed out after the shipment: nothing undone", []schemas.Event{paid, reserved, timeout, timeout}, 1},
 	}
 	var ids []string
 	for _, c := range cases {
