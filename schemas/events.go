@@ -160,6 +160,7 @@ const (
 	CancelUnknown         CancelReason = "UNKNOWN"
 	CancelPaymentDeclined CancelReason = "PAYMENT_DECLINED"
 	CancelOutOfStock      CancelReason = "OUT_OF_STOCK"
+	CancelTimeout         CancelReason = "TIMEOUT" // not terminal by its deadline (OrderTimedOut)
 )
 
 // StatusEntry is one step of an order's history.
@@ -207,6 +208,28 @@ type OrderStatusChanged struct {
 	Reason     *CancelReason `avro:"reason"`
 	Version    int64         `avro:"version"`
 }
+
+// TimerFired: a durable deadline fell due (timers scheduler → the deadline's owner, keyed by the
+// owner's key). The owner acts only when Deadline is still the deadline in effect.
+type TimerFired struct {
+	Meta     Metadata  `avro:"metadata"`
+	Key      string    `avro:"key"`
+	Deadline time.Time `avro:"deadline"`
+}
+
+// OrderTimedOut: an order was not terminal by its deadline; it is cancelled with reason TIMEOUT
+// and every step compensated (deadlines).
+type OrderTimedOut struct {
+	Meta     Metadata  `avro:"metadata"`
+	OrderID  string    `avro:"order_id"`
+	PlacedAt time.Time `avro:"placed_at"`
+	Deadline time.Time `avro:"deadline"`
+}
+
+func (TimerFired) AvroName() string        { return Namespace + ".TimerFired" }
+func (OrderTimedOut) AvroName() string     { return Namespace + ".OrderTimedOut" }
+func (e TimerFired) Metadata() Metadata    { return e.Meta }
+func (e OrderTimedOut) Metadata() Metadata { return e.Meta }
 
 func (OrderPlaced) AvroName() string        { return Namespace + ".OrderPlaced" }
 func (PaymentAuthorized) AvroName() string  { return Namespace + ".PaymentAuthorized" }
@@ -277,6 +300,6 @@ func Types() []interface{ AvroName() string } {
 	return []interface{ AvroName() string }{
 		OrderPlaced{}, PaymentAuthorized{}, PaymentDeclined{}, PaymentRefunded{}, StockAdjusted{},
 		StockReserved{}, StockRejected{}, StockReleased{}, ShipmentCreated{}, OrderStatusChanged{},
-		SkuCommand{}, SkuReply{}, OrderStatus{},
+		SkuCommand{}, SkuReply{}, OrderStatus{}, TimerFired{}, OrderTimedOut{},
 	}
 }

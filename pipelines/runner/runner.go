@@ -38,6 +38,7 @@ import (
 	"github.com/orderflow/orderflow/pipelines/catalog"
 	"github.com/orderflow/orderflow/pipelines/views"
 	"github.com/orderflow/orderflow/processors/kernel/streams"
+	"github.com/orderflow/orderflow/processors/kernel/timers"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
 	"github.com/orderflow/orderflow/processors/orders"
 	"github.com/orderflow/orderflow/processors/orders/outbox"
@@ -164,12 +165,14 @@ type App struct {
 	serde   *codec.Serde
 	metrics *streams.Metrics
 	procs   []*goka.Processor
-	views   *views.Views
-	pool    *pgxpool.Pool
-	handler http.Handler
-	reg     *prometheus.Registry
-	meter   *lag.Meter
-	tracer  *sdktrace.TracerProvider
+	// schedulers fire the deadlines of the processors that keep some (catalog.Deadlines)
+	schedulers []*timers.Scheduler
+	views      *views.Views
+	pool       *pgxpool.Pool
+	handler    http.Handler
+	reg        *prometheus.Registry
+	meter      *lag.Meter
+	tracer     *sdktrace.TracerProvider
 }
 
 // New builds the process's components; nothing runs until Run.
@@ -213,6 +216,17 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		p, err := a.processor(name)
 		if err != nil {
 			return nil, fmt.Errorf("processor %s: %w", name, err)
+		}
+		if pending, ok := catalog.Deadlines(name); ok { // the processor's deadlines fire from its table
+			sched, err := timers.New(timers.Config{Brokers: cfg.Endpoints.Brokers, Table: cfg.Topology.Table(name),
+				Firings: cfg.Topology.TimerFirings(), Pending: pending, Serde: serde})
+			if err != nil {
+				return nil, err
+			}
+			a.schedulers = append(a.schedulers, sched)
+			a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "orderflow_timers_pending",
+				Help: "Deadlines this process will fire when due.", ConstLabels: prometheus.Labels{"table": string(cfg.Topology.Table(name))}},
+				func() float64 { return float64(sched.Pending()) }))
 		}
 		a.procs = append(a.procs, p)
 		a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "orderflow_table_recovered",
@@ -290,6 +304,15 @@ func (a *App) Views() *views.Views { return a.views }
 // Run runs every component until ctx ends or one fails.
 func (a *App) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
+	for _, sched := range a.schedulers {
+		g.Go(func() error {
+			if err := sched.Run(ctx); err != nil {
+				slog.Error("timers stopped", "err", err)
+				return fmt.Errorf("timers: %w", err)
+			}
+			return nil
+		})
+	}
 	for i, p := range a.procs {
 		name := a.cfg.Processors[i]
 		g.Go(func() error {

@@ -54,6 +54,8 @@ func samples() []Named {
 		schemas.StockRejected{Meta: meta("StockRejected"), OrderID: "o-1", ShortLines: []schemas.ShortLine{{SKU: "SKU-1", Requested: 2, Available: 1}}},
 		schemas.StockReleased{Meta: meta("StockReleased"), OrderID: "o-1", Lines: []schemas.StockLine{{SKU: "SKU-1", Quantity: 2}}, Reason: "PAYMENT_DECLINED"},
 		schemas.ShipmentCreated{Meta: meta("ShipmentCreated"), OrderID: "o-1", ShipmentID: "s-1", CreatedAt: at},
+		schemas.TimerFired{Meta: meta("TimerFired"), Key: "o-1", Deadline: at},
+		schemas.OrderTimedOut{Meta: meta("OrderTimedOut"), OrderID: "o-1", PlacedAt: at, Deadline: at.Add(15 * time.Minute)},
 		schemas.OrderStatusChanged{Meta: meta("OrderStatusChanged"), OrderID: "o-1", FromStatus: schemas.StatusPlaced,
 			ToStatus: schemas.StatusCancelled, Reason: &reason, Version: 2},
 		schemas.SkuCommand{Meta: meta("SkuCommand"), SKU: "SKU-1", OrderID: "o-1", Op: schemas.SkuOpHold, Quantity: 2},

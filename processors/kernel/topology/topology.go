@@ -34,6 +34,7 @@ const (
 	GroupInventory    = "inventory"
 	GroupShipping     = "shipping"
 	GroupOrderStatus  = "order-status"
+	GroupDeadlines    = "deadlines"
 )
 
 var validPrefix = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,100}$`)
@@ -136,6 +137,13 @@ func (t Topology) ShippingEvents() goka.Stream { return t.name("shipping.events"
 // StatusChanges carries OrderStatusChanged (order-status, key order id).
 func (t Topology) StatusChanges() goka.Stream { return t.name("order-status.changes") }
 
+// DeadlineEvents carries OrderTimedOut (deadlines, key order id).
+func (t Topology) DeadlineEvents() goka.Stream { return t.name("deadline.events") }
+
+// TimerFirings carries TimerFired (the timers scheduler → the deadline's owner, key the owner's
+// key; today the deadlines processor's order id).
+func (t Topology) TimerFirings() goka.Stream { return t.name("timers.fired") }
+
 // Contracts maps each event stream to the event types it carries (Avro record names without the
 // namespace): a record of another type on a stream is poison, whatever it says about itself.
 func (t Topology) Contracts() map[string][]string {
@@ -148,6 +156,8 @@ func (t Topology) Contracts() map[string][]string {
 		string(t.SkuReplies()):      {"SkuReply"},
 		string(t.ShippingEvents()):  {"ShipmentCreated"},
 		string(t.StatusChanges()):   {"OrderStatusChanged"},
+		string(t.DeadlineEvents()):  {"OrderTimedOut"},
+		string(t.TimerFirings()):    {"TimerFired"},
 	}
 }
 
@@ -166,7 +176,7 @@ func (t Topology) Table(processor string) goka.Table { return goka.GroupTable(t.
 // Streams lists every event topic (co-partitioned, not compacted).
 func (t Topology) Streams() []goka.Stream {
 	return []goka.Stream{t.OrderEvents(), t.StockEvents(), t.PaymentEvents(), t.InventoryEvents(),
-		t.SkuCommands(), t.SkuReplies(), t.ShippingEvents(), t.StatusChanges()}
+		t.SkuCommands(), t.SkuReplies(), t.ShippingEvents(), t.StatusChanges(), t.DeadlineEvents(), t.TimerFirings()}
 }
 
 // DLQSuffix names a stream's dead-letter topic (<stream>.dlq).
@@ -183,7 +193,7 @@ func (t Topology) DeadLetterTopics() []goka.Stream {
 
 // Processors lists the processor names.
 func Processors() []string {
-	return []string{GroupPayments, GroupReservations, GroupInventory, GroupShipping, GroupOrderStatus}
+	return []string{GroupPayments, GroupReservations, GroupInventory, GroupShipping, GroupOrderStatus, GroupDeadlines}
 }
 
 // Topics returns every topic the deployment needs: the event streams and the processors'
