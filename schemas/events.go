@@ -218,7 +218,7 @@ type TimerFired struct {
 }
 
 // OrderTimedOut: an order was not terminal by its deadline; it is cancelled with reason TIMEOUT
-// and every step compensated (deadlines).
+// and every step compensated (shipping, which alone rules between shipping it and timing it out).
 type OrderTimedOut struct {
 	Meta     Metadata  `avro:"metadata"`
 	OrderID  string    `avro:"order_id"`

@@ -9,7 +9,6 @@ import (
 
 	"github.com/lovoo/goka"
 
-	"github.com/orderflow/orderflow/processors/deadlines"
 	"github.com/orderflow/orderflow/processors/inventory"
 	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/processors/kernel/timers"
@@ -24,7 +23,7 @@ import (
 
 // Specs returns the Spec of every processor of topology t, in topology.Processors() order.
 func Specs(t topology.Topology) []streams.Spec {
-	return []streams.Spec{payments.Spec(t), reservations.Spec(t), inventory.Spec(t), shipping.Spec(t), orderstatus.Spec(t), deadlines.Spec(t)}
+	return []streams.Spec{payments.Spec(t), reservations.Spec(t), inventory.Spec(t), shipping.Spec(t), orderstatus.Spec(t)}
 }
 
 // Spec returns the Spec of processor in t.
@@ -57,15 +56,14 @@ func Groups(t topology.Topology, env streams.Env) map[string]*goka.GroupGraph {
 		topology.GroupInventory:    inventory.Group(t, env),
 		topology.GroupShipping:     shipping.Group(t, env),
 		topology.GroupOrderStatus:  orderstatus.Group(t, env),
-		topology.GroupDeadlines:    deadlines.Group(t, env),
 	}
 }
 
 // Deadlines returns how to read the pending deadline of a processor's table value, for the
 // processors that keep deadlines for the timers scheduler (processors/kernel/timers).
 func Deadlines(processor string) (timers.PendingFunc, bool) {
-	if processor == topology.GroupDeadlines {
-		return deadlines.PendingDeadline, true
+	if processor == topology.GroupShipping { // orders' deadlines (shipping.Deadline)
+		return shipping.PendingDeadline, true
 	}
 	return nil, false
 }
@@ -86,9 +84,7 @@ func Rebuild(ctx context.Context, t topology.Topology, processor string, c strea
 	case topology.GroupInventory:
 		return streams.Rebuild(ctx, with(c, inventory.TableCodec(), streams.Durable(inventory.Decide(t)), true))
 	case topology.GroupShipping:
-		return streams.Rebuild(ctx, with(c, streams.StateCodec[shipping.State, *shipping.State]{}, streams.Durable(shipping.Decide(t)), true))
-	case topology.GroupDeadlines:
-		return streams.Rebuild(ctx, with(c, deadlines.TableCodec(), streams.Durable(deadlines.Decide(t, deadlines.Timeout())), true))
+		return streams.Rebuild(ctx, with(c, shipping.TableCodec(), streams.Durable(shipping.Decide(t, shipping.Deadline())), true))
 	}
 	return 0, fmt.Errorf("unknown processor %q", processor)
 }

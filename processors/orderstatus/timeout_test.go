@@ -11,7 +11,7 @@ import (
 )
 
 // timedOut is an OrderTimedOut of o-1 whose deadline fell sec seconds after proctest.At (the
-// deadlines processor dates the event at the deadline).
+// shipping dates the event at the deadline).
 func timedOut(sec int) schemas.OrderTimedOut {
 	meta := at(sec)
 	meta.EventType = "OrderTimedOut"

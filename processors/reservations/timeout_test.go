@@ -11,7 +11,7 @@ import (
 	"github.com/orderflow/orderflow/schemas"
 )
 
-// timedOut is the deadlines processor's OrderTimedOut for an order placed at proctest.At.
+// timedOut is shipping's OrderTimedOut for an order placed at proctest.At.
 func timedOut(orderID string) schemas.OrderTimedOut {
 	deadline := proctest.At.Add(15 * time.Minute)
 	meta := proctest.Meta("OrderTimedOut", orderID)

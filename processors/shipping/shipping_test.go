@@ -2,6 +2,7 @@ package shipping
 
 import (
 	"testing"
+	"time"
 
 	"github.com/orderflow/orderflow/processors/kernel/proctest"
 	"github.com/orderflow/orderflow/processors/kernel/streams"
@@ -13,7 +14,8 @@ func TestShipsOnceWhenPaidAndReservedInEitherOrder(t *testing.T) {
 	reserved := schemas.StockReserved{Meta: proctest.Meta("StockReserved", "o-1"), OrderID: "o-1"}
 	declined := schemas.PaymentDeclined{Meta: proctest.Meta("PaymentDeclined", "o-1"), OrderID: "o-1"}
 	rejected := schemas.StockRejected{Meta: proctest.Meta("StockRejected", "o-1"), OrderID: "o-1"}
-	timeout := timedOut("o-1")
+	placed := proctest.Order("o-1", "c-1", "A", 1)
+	timeout := schemas.TimerFired{Meta: proctest.Meta("TimerFired", "o-1"), Key: "o-1", Deadline: proctest.At.Add(time.Hour)}
 	cases := []struct {
 		name      string
 		events    []schemas.Event
@@ -24,18 +26,19 @@ func TestShipsOnceWhenPaidAndReservedInEitherOrder(t *testing.T) {
 		{"duplicates", []schemas.Event{paid, reserved, reserved, paid}, 1},
 		{"declined", []schemas.Event{reserved, declined}, 0},
 		{"rejected", []schemas.Event{paid, rejected}, 0},
-		{"timed out before payment and stock", []schemas.Event{timeout, paid, reserved}, 0},
-		{"timed out in between", []schemas.Event{reserved, timeout, paid}, 0},
-		{"timed out twice", []schemas.Event{timeout, timeout, timedOut("o-1"), paid, reserved}, 0},
-		{"timed out after the shipment: nothing undone", []schemas.Event{paid, reserved, timeout, timeout}, 1},
+		{"placed, then paid and reserved before the deadline", []schemas.Event{placed, paid, reserved, timeout}, 1},
+		{"timed out before payment and stock", []schemas.Event{placed, timeout, paid, reserved}, 0},
+		{"timed out in between", []schemas.Event{placed, reserved, timeout, paid}, 0},
+		{"timed out twice", []schemas.Event{placed, timeout, timeout, paid, reserved}, 0},
+		{"the deadline after the shipment: nothing undone", []schemas.Event{placed, paid, reserved, timeout, timeout}, 1},
 	}
 	var ids []string
 	for _, c := range cases {
-		decide := Decide(proctest.Topology)
+		decide := Decide(proctest.Topology, time.Hour)
 		var s *State
 		n := 0
 		for _, ev := range c.events {
-			next, emits, err := decide(s, ev, streams.Message{Key: "o-1", Timestamp: proctest.At})
+			next, emits, err := decide(s, ev, streams.Message{Key: "o-1", Timestamp: proctest.At.Add(2 * time.Hour)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -43,6 +46,9 @@ func TestShipsOnceWhenPaidAndReservedInEitherOrder(t *testing.T) {
 				s = next
 			}
 			for _, e := range emits {
+				if _, ok := e.Event.(schemas.ShipmentCreated); !ok {
+					continue
+				}
 				n++
 				ids = append(ids, e.Event.Metadata().EventID)
 				if e.Event.(schemas.ShipmentCreated).ShipmentID != "shp-o-1" {

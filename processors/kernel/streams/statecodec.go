@@ -178,6 +178,10 @@ func (r *Reader) Int32Map() map[string]int32 {
 	return m
 }
 
+// More reports whether bytes are left: a state's fields added by a later release are written
+// after the earlier ones, and a value written before has none of them (they read as zero).
+func (r *Reader) More() bool { return r.err == nil && len(r.buf) > 0 }
+
 // Done reports an error if bytes are left over after the value.
 func (r *Reader) Done() error {
 	if r.err == nil && len(r.buf) > 0 {

@@ -34,7 +34,6 @@ const (
 	GroupInventory    = "inventory"
 	GroupShipping     = "shipping"
 	GroupOrderStatus  = "order-status"
-	GroupDeadlines    = "deadlines"
 )
 
 var validPrefix = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,100}$`)
@@ -137,11 +136,11 @@ func (t Topology) ShippingEvents() goka.Stream { return t.name("shipping.events"
 // StatusChanges carries OrderStatusChanged (order-status, key order id).
 func (t Topology) StatusChanges() goka.Stream { return t.name("order-status.changes") }
 
-// DeadlineEvents carries OrderTimedOut (deadlines, key order id).
+// DeadlineEvents carries OrderTimedOut (shipping, key order id).
 func (t Topology) DeadlineEvents() goka.Stream { return t.name("deadline.events") }
 
 // TimerFirings carries TimerFired (the timers scheduler → the deadline's owner, key the owner's
-// key; today the deadlines processor's order id).
+// key; today shipping's order id).
 func (t Topology) TimerFirings() goka.Stream { return t.name("timers.fired") }
 
 // Contracts maps each event stream to the event types it carries (Avro record names without the
@@ -193,7 +192,7 @@ func (t Topology) DeadLetterTopics() []goka.Stream {
 
 // Processors lists the processor names.
 func Processors() []string {
-	return []string{GroupPayments, GroupReservations, GroupInventory, GroupShipping, GroupOrderStatus, GroupDeadlines}
+	return []string{GroupPayments, GroupReservations, GroupInventory, GroupShipping, GroupOrderStatus}
 }
 
 // Topics returns every topic the deployment needs: the event streams and the processors'
