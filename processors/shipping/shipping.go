@@ -25,10 +25,15 @@ type State struct {
 	PlacedAt time.Time `json:"placed_at,omitzero"`
 	Deadline time.Time `json:"deadline,omitzero"`
 	TimedOut bool      `json:"timed_out,omitempty"`
+	// The first of the pair (authorization, reservation) to arrive, so that the shipment is
+	// dated and caused by the later of the two by event time, whichever arrived last: a rebuild,
+	// which reads the inputs merged by time, then makes the same shipment.
+	FirstAt time.Time `json:"first_at,omitzero"`
+	FirstID string    `json:"first_id,omitempty"`
 }
 
-// MarshalState implements streams.BinaryState. The deadline fields come last: a value written
-// before they existed ends before them and reads them as zero.
+// MarshalState implements streams.BinaryState. The deadline and first-of-the-pair fields come
+// last: a value written before they existed ends before them and reads them as zero.
 func (s *State) MarshalState(w *streams.Writer) {
 	w.Bool(s.Authorized)
 	w.Bool(s.Reserved)
@@ -36,12 +41,14 @@ func (s *State) MarshalState(w *streams.Writer) {
 	w.String(s.ShipmentID)
 	w.Varint(s.CreatedAt.UnixMilli())
 	w.String(s.CausedBy)
-	if s.PlacedAt.IsZero() && !s.TimedOut {
+	if s.PlacedAt.IsZero() && !s.TimedOut && s.FirstAt.IsZero() && s.FirstID == "" {
 		return
 	}
 	w.Varint(s.PlacedAt.UnixMilli())
 	w.Varint(s.Deadline.UnixMilli())
 	w.Bool(s.TimedOut)
+	w.Varint(s.FirstAt.UnixMilli())
+	w.String(s.FirstID)
 }
 
 // UnmarshalState implements streams.BinaryState.
@@ -52,6 +59,7 @@ func (s *State) UnmarshalState(r *streams.Reader) {
 	if r.More() {
 		s.PlacedAt, s.Deadline = time.UnixMilli(r.Varint()).UTC(), time.UnixMilli(r.Varint()).UTC()
 		s.TimedOut = r.Bool()
+		s.FirstAt, s.FirstID = time.UnixMilli(r.Varint()).UTC(), r.String()
 	}
 }
 
@@ -111,6 +119,9 @@ func Decide(t topology.Topology, deadline time.Duration) streams.Decider[State] 
 		var flag *bool
 		switch e := ev.(type) {
 		case schemas.OrderPlaced:
+			if err := e.Validate(); err != nil {
+				return nil, nil, streams.Rejectf("%v", err)
+			}
 			if msg.Replay || !s.PlacedAt.IsZero() {
 				return nil, nil, nil
 			}
@@ -156,12 +167,19 @@ func Decide(t topology.Topology, deadline time.Duration) streams.Decider[State] 
 			return nil, nil, nil // redelivered, or a second cancellation
 		}
 		*flag = true
+		at, id := msg.Timestamp.UTC().Truncate(time.Millisecond), ev.Metadata().EventID
 		var emits []streams.Emit
-		if s.Authorized && s.Reserved && !s.Cancelled && s.ShipmentID == "" {
-			s.ShipmentID = ShipmentID(orderID)
-			s.CreatedAt = msg.Timestamp.UTC().Truncate(time.Millisecond)
-			s.CausedBy = ev.Metadata().EventID
+		switch {
+		case s.Authorized && s.Reserved && !s.Cancelled && s.ShipmentID == "":
+			// the later of the pair by event time (then by id) completed it, whichever came last
+			if s.FirstAt.After(at) || (s.FirstAt.Equal(at) && s.FirstID > id) {
+				at, id = s.FirstAt, s.FirstID
+			}
+			s.ShipmentID, s.CreatedAt, s.CausedBy = ShipmentID(orderID), at, id
+			s.FirstAt, s.FirstID = time.Time{}, ""
 			emits = append(emits, shipment(s, orderID))
+		case (s.Authorized != s.Reserved) && s.FirstID == "" && (flag == &s.Authorized || flag == &s.Reserved):
+			s.FirstAt, s.FirstID = at, id
 		}
 		return &s, emits, nil
 	}

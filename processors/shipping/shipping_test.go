@@ -66,3 +66,28 @@ func TestShipsOnceWhenPaidAndReservedInEitherOrder(t *testing.T) {
 		}
 	}
 }
+
+// The shipment is dated and caused by the later of the pair by event time, whichever arrived
+// last, so a rebuild (inputs merged by time) makes the same table as the live run did.
+func TestShipmentIsTheSameWhicheverOfThePairArrivesLast(t *testing.T) {
+	paid := schemas.PaymentAuthorized{Meta: proctest.Meta("PaymentAuthorized", "o-1"), OrderID: "o-1"}
+	reserved := schemas.StockReserved{Meta: proctest.Meta("StockReserved", "o-1"), OrderID: "o-1"}
+	paidAt, reservedAt := proctest.At, proctest.At.Add(3*time.Millisecond)
+	final := func(first, second schemas.Event, firstAt, secondAt time.Time) State {
+		decide := Decide(proctest.Topology, time.Hour)
+		s, _, _ := decide(nil, first, streams.Message{Key: "o-1", Timestamp: firstAt})
+		s, emits, _ := decide(s, second, streams.Message{Key: "o-1", Timestamp: secondAt})
+		if len(emits) != 1 {
+			t.Fatalf("%d emits on completing the pair", len(emits))
+		}
+		return *s
+	}
+	inOrder := final(paid, reserved, paidAt, reservedAt)
+	reversed := final(reserved, paid, reservedAt, paidAt)
+	if inOrder != reversed {
+		t.Fatalf("arrival order changed the state:\n in order %+v\n reversed %+v", inOrder, reversed)
+	}
+	if !inOrder.CreatedAt.Equal(reservedAt) || inOrder.CausedBy != reserved.Meta.EventID {
+		t.Errorf("shipment at %v caused by %s, want the later event (the reservation at %v)", inOrder.CreatedAt, inOrder.CausedBy, reservedAt)
+	}
+}
