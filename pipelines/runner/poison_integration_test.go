@@ -136,6 +136,8 @@ func TestIntegrationPoisonCorpusIsDeadLetteredAndNothingStops(t *testing.T) {
 		{topo.SkuCommands(), command, nil},
 		{topo.SkuReplies(), schemas.SkuReply{Meta: meta("SkuReply"), OrderID: "o-sample", SKU: "P", Op: schemas.SkuOpHold}, nil},
 		{topo.ShippingEvents(), schemas.ShipmentCreated{Meta: meta("ShipmentCreated"), OrderID: "o-sample", ShipmentID: "s", CreatedAt: proctest.At}, nil},
+		{topo.DeadlineEvents(), schemas.OrderTimedOut{Meta: meta("OrderTimedOut"), OrderID: "o-sample", PlacedAt: proctest.At, Deadline: proctest.At}, nil},
+		{topo.TimerFirings(), schemas.TimerFired{Meta: meta("TimerFired"), Key: "o-sample", Deadline: proctest.At}, nil},
 	}
 	var all []poison
 	for i, s := range samples {
