@@ -57,38 +57,23 @@ func (s State) refundedFor(reason schemas.CancelReason) bool {
 	return s.Status == Refunded && s.cancelReason() == reason
 }
 
-// stateLayoutV2 opens a value written with the fields added for OrderTimedOut (CancelReason).
-// A value without it (the first layout, still written when those fields are zero) opens with its
-// Status, which is never this string.
-const stateLayoutV2 = "\x02"
-
-// MarshalState implements streams.BinaryState: the first layout (Status, AmountMinor, Currency,
-// StockRejected) when CancelReason is empty, so such values read as before with any release;
-// otherwise stateLayoutV2, the first layout's fields, CancelReason.
+// MarshalState implements streams.BinaryState. CancelReason, added for OrderTimedOut, comes last
+// and only when set: a value without it is the earlier layout, which any release reads.
 func (s *State) MarshalState(w *streams.Writer) {
-	v2 := s.CancelReason != ""
-	if v2 {
-		w.String(stateLayoutV2)
-	}
 	w.String(s.Status)
 	w.Varint(s.AmountMinor)
 	w.String(s.Currency)
 	w.Bool(s.StockRejected)
-	if v2 {
+	if s.CancelReason != "" {
 		w.String(string(s.CancelReason))
 	}
 }
 
-// UnmarshalState implements streams.BinaryState; it reads both layouts (a value of the first
-// layout has CancelReason empty).
+// UnmarshalState implements streams.BinaryState; a value of the earlier layout reads with
+// CancelReason empty.
 func (s *State) UnmarshalState(r *streams.Reader) {
-	first := r.String()
-	v2 := first == stateLayoutV2
-	if v2 {
-		first = r.String()
-	}
-	s.Status, s.AmountMinor, s.Currency, s.StockRejected = first, r.Varint(), r.String(), r.Bool()
-	if v2 {
+	s.Status, s.AmountMinor, s.Currency, s.StockRejected = r.String(), r.Varint(), r.String(), r.Bool()
+	if r.More() { // written since OrderTimedOut
 		s.CancelReason = schemas.CancelReason(r.String())
 	}
 }

@@ -57,19 +57,9 @@ func (s State) cancelReason() schemas.CancelReason {
 	return s.CancelReason
 }
 
-// stateLayoutV2 opens a value written with the fields added for OrderTimedOut (CancelReason).
-// A value without it (the first layout, still written when those fields are zero) opens with its
-// Phase, which is never this string.
-const stateLayoutV2 = "\x02"
-
-// MarshalState implements streams.BinaryState: the first layout (Phase, Quantities, Replies,
-// PaymentDeclined, Shipped) when CancelReason is empty, so such values read as before with any
-// release; otherwise stateLayoutV2, the first layout's fields, CancelReason.
+// MarshalState implements streams.BinaryState. CancelReason, added for OrderTimedOut, comes last
+// and only when set: a value without it is the earlier layout, which any release reads.
 func (s *State) MarshalState(w *streams.Writer) {
-	v2 := s.CancelReason != ""
-	if v2 {
-		w.String(stateLayoutV2)
-	}
 	w.String(s.Phase)
 	w.Int32Map(s.Quantities)
 	w.Uvarint(uint64(len(s.Replies)))
@@ -82,19 +72,15 @@ func (s *State) MarshalState(w *streams.Writer) {
 	}
 	w.Bool(s.PaymentDeclined)
 	w.Bool(s.Shipped)
-	if v2 {
+	if s.CancelReason != "" {
 		w.String(string(s.CancelReason))
 	}
 }
 
-// UnmarshalState implements streams.BinaryState; it reads both layouts (a value of the first
-// layout has CancelReason empty).
+// UnmarshalState implements streams.BinaryState; a value of the earlier layout reads with
+// CancelReason empty.
 func (s *State) UnmarshalState(r *streams.Reader) {
 	s.Phase = r.String()
-	v2 := s.Phase == stateLayoutV2
-	if v2 {
-		s.Phase = r.String()
-	}
 	s.Quantities = r.Int32Map()
 	if n := r.Count(4); n > 0 {
 		s.Replies = make(map[string]Reply, n)
@@ -104,7 +90,7 @@ func (s *State) UnmarshalState(r *streams.Reader) {
 		}
 	}
 	s.PaymentDeclined, s.Shipped = r.Bool(), r.Bool()
-	if v2 {
+	if r.More() { // written since OrderTimedOut
 		s.CancelReason = schemas.CancelReason(r.String())
 	}
 }
