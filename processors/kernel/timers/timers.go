@@ -156,7 +156,8 @@ func (s *Scheduler) follow(ctx context.Context, pc sarama.PartitionConsumer, emp
 			once.Do(caughtUp)
 			return nil
 		case err := <-pc.Errors():
-			return fmt.Errorf("timers: read %s: %w", s.cfg.Table, err)
+			// sarama goes on retrying (a broker restarting, a leader moving): so does the scheduler
+			slog.Warn("timers: reading the table", "table", s.cfg.Table, "err", err)
 		case m := <-pc.Messages():
 			s.apply(string(m.Key), m.Value)
 			if m.Offset+1 >= end {
