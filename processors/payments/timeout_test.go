@@ -5,20 +5,11 @@ import (
 	"reflect"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/orderflow/orderflow/processors/kernel/proctest"
 	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/schemas"
 )
-
-// timedOut is shipping's OrderTimedOut for an order placed at proctest.At.
-func timedOut(orderID string) schemas.OrderTimedOut {
-	deadline := proctest.At.Add(15 * time.Minute)
-	meta := proctest.Meta("OrderTimedOut", orderID)
-	meta.OccurredAt = deadline
-	return schemas.OrderTimedOut{Meta: meta, OrderID: orderID, PlacedAt: proctest.At, Deadline: deadline}
-}
 
 // step feeds one event to the decision and returns the state it leaves (the previous one when
 // unchanged) and its emits; an error fails the test.
@@ -39,7 +30,7 @@ func step(t *testing.T, decide streams.Decider[State], s *State, ev schemas.Even
 func TestTimeoutRefundsAnAuthorizedPaymentOnce(t *testing.T) {
 	decide := Decide(proctest.Topology)
 	order := proctest.Order("o-1", "c-1", "SKU-1", 2)
-	timeout := timedOut("o-1")
+	timeout := proctest.TimedOut("o-1")
 	s, placed := step(t, decide, nil, order, msg)
 	s, refund := step(t, decide, s, timeout, msg)
 	if got := append(types(placed), types(refund)...); !slices.Equal(got, []string{"PaymentAuthorized", "PaymentRefunded"}) {
@@ -54,7 +45,7 @@ func TestTimeoutRefundsAnAuthorizedPaymentOnce(t *testing.T) {
 		t.Errorf("state %+v", s)
 	}
 
-	second := timedOut("o-1") // another event id
+	second := proctest.TimedOut("o-1") // another event id
 	rejected := schemas.StockRejected{Meta: proctest.Meta("StockRejected", "o-1"), OrderID: "o-1"}
 	for _, late := range []schemas.Event{timeout, second, rejected} {
 		next, emits, err := decide(s, late, msg)
@@ -74,7 +65,7 @@ func TestTimeoutRefundsAnAuthorizedPaymentOnce(t *testing.T) {
 // rejection that arrives first.
 func TestTimeoutBeforeTheOrderIsNeverCharged(t *testing.T) {
 	decide := Decide(proctest.Topology)
-	s, e1 := step(t, decide, nil, timedOut("o-1"), msg)
+	s, e1 := step(t, decide, nil, proctest.TimedOut("o-1"), msg)
 	s, e2 := step(t, decide, s, proctest.Order("o-1", "c-1", "SKU-1", 2), msg)
 	s, e3 := step(t, decide, s, schemas.StockRejected{Meta: proctest.Meta("StockRejected", "o-1"), OrderID: "o-1"}, msg)
 	if got := slices.Concat(types(e1), types(e2), types(e3)); len(got) != 0 || s.Status != NotCharged {
@@ -86,7 +77,7 @@ func TestTimeoutBeforeTheOrderIsNeverCharged(t *testing.T) {
 func TestTimeoutAfterADeclineRefundsNothing(t *testing.T) {
 	decide := Decide(proctest.Topology)
 	s, _ := step(t, decide, nil, proctest.Order("o-1", "deny-1", "SKU-1", 2), msg)
-	s, emits := step(t, decide, s, timedOut("o-1"), msg)
+	s, emits := step(t, decide, s, proctest.TimedOut("o-1"), msg)
 	if len(emits) != 0 || s.Status != Declined {
 		t.Errorf("declined, then timed out: emitted %v, status %s", types(emits), s.Status)
 	}
@@ -99,7 +90,7 @@ func TestReplayedCancellationResendsOnlyItsOwnRefund(t *testing.T) {
 	replay := msg
 	replay.Replay = true
 	rejected := schemas.StockRejected{Meta: proctest.Meta("StockRejected", "o-1"), OrderID: "o-1"}
-	timeout := timedOut("o-1")
+	timeout := proctest.TimedOut("o-1")
 	for name, c := range map[string]struct {
 		first, second schemas.Event
 		reason        schemas.CancelReason
@@ -167,7 +158,7 @@ func TestStateWrittenByThePreviousReleaseStillDecodes(t *testing.T) {
 	if _, emits, _ := decide(&env.State, rejected, replay); len(emits) != 1 || emits[0].Event.(schemas.PaymentRefunded).Reason != string(schemas.CancelOutOfStock) {
 		t.Errorf("replayed stock rejection of a previous refund: emitted %v, want the OUT_OF_STOCK refund", types(emits))
 	}
-	if next, emits, _ := decide(&env.State, timedOut("o-1"), msg); next != nil || len(emits) != 0 {
+	if next, emits, _ := decide(&env.State, proctest.TimedOut("o-1"), msg); next != nil || len(emits) != 0 {
 		t.Errorf("timeout of an order refunded before: state %+v, emits %v; want nothing", next, types(emits))
 	}
 
@@ -199,11 +190,11 @@ func TestTimeoutThroughTheWiring(t *testing.T) {
 	h := proctest.New(t, serde, Group(proctest.Topology, streams.Env{Serde: serde, Poison: streams.LogPoison("payments"),
 		Contracts: proctest.Topology.Contracts()}))
 	out := h.Track(proctest.Topology.PaymentEvents())
-	timeout := timedOut("o-1")
+	timeout := proctest.TimedOut("o-1")
 	h.Feed(proctest.Topology.OrderEvents(), "o-1", proctest.Order("o-1", "c-1", "SKU-1", 1))
 	h.Feed(proctest.Topology.DeadlineEvents(), "o-1", timeout)
 	h.Feed(proctest.Topology.DeadlineEvents(), "o-1", timeout)
-	h.Feed(proctest.Topology.DeadlineEvents(), "o-2", timedOut("o-2"))
+	h.Feed(proctest.Topology.DeadlineEvents(), "o-2", proctest.TimedOut("o-2"))
 	h.Feed(proctest.Topology.OrderEvents(), "o-2", proctest.Order("o-2", "c-2", "SKU-1", 1))
 	if got := fmt.Sprint(proctest.Types(out.All())); got != "[PaymentAuthorized PaymentRefunded]" {
 		t.Fatalf("emitted %s, want o-1 authorized and refunded once, o-2 never charged", got)

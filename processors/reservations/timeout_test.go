@@ -4,20 +4,11 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/orderflow/orderflow/processors/kernel/proctest"
 	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/schemas"
 )
-
-// timedOut is shipping's OrderTimedOut for an order placed at proctest.At.
-func timedOut(orderID string) schemas.OrderTimedOut {
-	deadline := proctest.At.Add(15 * time.Minute)
-	meta := proctest.Meta("OrderTimedOut", orderID)
-	meta.OccurredAt = deadline
-	return schemas.OrderTimedOut{Meta: meta, OrderID: orderID, PlacedAt: proctest.At, Deadline: deadline}
-}
 
 // releaseReason is the reason of the StockReleased among emits ("" when there is none).
 func releaseReason(emits []streams.Emit) string {
@@ -53,7 +44,7 @@ func runEmits(t *testing.T, evs ...schemas.Event) (*State, []streams.Emit) {
 // release's reason, and a second one, or the timeout delivered again, releases nothing more.
 func TestTimeoutReleasesTheReservation(t *testing.T) {
 	order := proctest.Order("o-1", "c-1", "A", 2, "B", 1, "A", 1) // A twice: 3 units in all
-	timeout := timedOut("o-1")
+	timeout := proctest.TimedOut("o-1")
 	declined := schemas.PaymentDeclined{Meta: proctest.Meta("PaymentDeclined", "o-1"), OrderID: "o-1"}
 	shipped := schemas.ShipmentCreated{Meta: proctest.Meta("ShipmentCreated", "o-1"), OrderID: "o-1"}
 	cases := []struct {
@@ -70,7 +61,7 @@ func TestTimeoutReleasesTheReservation(t *testing.T) {
 		{"timed out while pending, one short", []schemas.Event{order, timeout, reply("A", true), reply("B", false)}, Rejected,
 			"[HOLD A×3 HOLD B×1 RELEASE A×3 StockRejected]", ""},
 		{"timed out before the order", []schemas.Event{timeout, order}, Skipped, "[]", ""},
-		{"timed out twice and declined: released once", []schemas.Event{order, reply("A", true), reply("B", true), timeout, timeout, timedOut("o-1"), declined},
+		{"timed out twice and declined: released once", []schemas.Event{order, reply("A", true), reply("B", true), timeout, timeout, proctest.TimedOut("o-1"), declined},
 			Released, "[HOLD A×3 HOLD B×1 StockReserved RELEASE A×3 RELEASE B×1 StockReleased]", schemas.CancelTimeout},
 		{"declined, then timed out: released once for the decline", []schemas.Event{order, reply("A", true), reply("B", true), declined, timeout},
 			Released, "[HOLD A×3 HOLD B×1 StockReserved RELEASE A×3 RELEASE B×1 StockReleased]", schemas.CancelPaymentDeclined},
@@ -91,7 +82,7 @@ func TestTimeoutReleasesTheReservation(t *testing.T) {
 // granted for the order anyway (a stale HOLD) is released, exactly that one.
 func TestLateEventsAfterATimeoutHoldNothing(t *testing.T) {
 	decide := Decide(proctest.Topology)
-	s, emits := runEmits(t, timedOut("o-1"), proctest.Order("o-1", "c-1", "A", 1))
+	s, emits := runEmits(t, proctest.TimedOut("o-1"), proctest.Order("o-1", "c-1", "A", 1))
 	if s.Phase != Skipped || len(emits) != 0 {
 		t.Fatalf("timed out, then placed: phase %s, emits %s", s.Phase, describe(emits))
 	}
@@ -107,7 +98,7 @@ func TestLateEventsAfterATimeoutHoldNothing(t *testing.T) {
 // and reason, whichever input of the order it is.
 func TestReplayResendsTheTimeoutRelease(t *testing.T) {
 	decide := Decide(proctest.Topology)
-	timeout := timedOut("o-1")
+	timeout := proctest.TimedOut("o-1")
 	declined := schemas.PaymentDeclined{Meta: proctest.Meta("PaymentDeclined", "o-1"), OrderID: "o-1"}
 	s, _ := runEmits(t, proctest.Order("o-1", "c-1", "A", 1, "B", 1), reply("A", true), reply("B", true))
 	s, first, _ := decide(s, timeout, msg)
@@ -163,7 +154,7 @@ func TestStateWrittenByThePreviousReleaseStillDecodes(t *testing.T) {
 		t.Fatalf("decoded %+v, want %+v", s, want)
 	}
 	decide := Decide(proctest.Topology)
-	if next, emits, _ := decide(&s, timedOut("o-1"), msg); next != nil || len(emits) != 0 {
+	if next, emits, _ := decide(&s, proctest.TimedOut("o-1"), msg); next != nil || len(emits) != 0 {
 		t.Errorf("timeout of an order declined before: state %+v, emits %s; want nothing", next, describe(emits))
 	}
 	last := reply("B", true)
@@ -194,7 +185,7 @@ func TestTimeoutThroughTheWiring(t *testing.T) {
 		Contracts: proctest.Topology.Contracts()}))
 	cmds := h.Track(proctest.Topology.SkuCommands())
 	events := h.Track(proctest.Topology.InventoryEvents())
-	timeout := timedOut("o-1")
+	timeout := proctest.TimedOut("o-1")
 	h.Feed(proctest.Topology.OrderEvents(), "o-1", proctest.Order("o-1", "c-1", "A", 1))
 	h.Feed(proctest.Topology.SkuReplies(), "o-1", reply("A", true))
 	h.Feed(proctest.Topology.DeadlineEvents(), "o-1", timeout)

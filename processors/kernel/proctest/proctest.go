@@ -168,3 +168,12 @@ func (tr *Tracker) Raw() []Raw {
 		out = append(out, Raw{Key: key, Value: raw, Headers: hdr})
 	}
 }
+
+// TimedOut is shipping's OrderTimedOut for an order placed at At with a 15-minute deadline
+// (the event is dated at the deadline).
+func TimedOut(orderID string) schemas.OrderTimedOut {
+	deadline := At.Add(15 * time.Minute)
+	meta := Meta("OrderTimedOut", orderID)
+	meta.OccurredAt = deadline
+	return schemas.OrderTimedOut{Meta: meta, OrderID: orderID, PlacedAt: At, Deadline: deadline}
+}
