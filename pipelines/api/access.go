@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/orderflow/orderflow/internal/auth"
@@ -60,8 +62,11 @@ func WithMaxLongPolls(n int) Option {
 }
 
 // longPolls counts the requests waiting on a status change. Keeps: one token per waiting request,
-// at most its capacity.
-type longPolls struct{ slots chan struct{} }
+// at most its capacity, and how many were refused at the cap.
+type longPolls struct {
+	slots   chan struct{}
+	refused atomic.Int64
+}
 
 func newLongPolls(n int) *longPolls { return &longPolls{slots: make(chan struct{}, n)} }
 
@@ -71,8 +76,30 @@ func (l *longPolls) tryStart() bool {
 	case l.slots <- struct{}{}:
 		return true
 	default:
+		l.refused.Add(1)
 		return false
 	}
+}
+
+// WithMetrics registers the API's gauges with reg: the long polls waiting and the cap, and a
+// counter of those refused at the cap (an operator sees the cap reached before callers report
+// 503s).
+func WithMetrics(reg prometheus.Registerer) Option {
+	return func(s *Server) { s.metrics = reg }
+}
+
+func (s *Server) registerMetrics() {
+	if s.metrics == nil {
+		return
+	}
+	lp := s.longPolls
+	s.metrics.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "orderflow_api_long_polls_waiting",
+			Help: "Requests waiting on an order's status (wait_for) now."}, func() float64 { return float64(len(lp.slots)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "orderflow_api_long_polls_max",
+			Help: "How many requests may wait on an order's status at once (--max-long-polls)."}, func() float64 { return float64(lp.capacity()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "orderflow_api_long_polls_refused_total",
+			Help: "Requests answered 503 because the long-poll cap was reached."}, func() float64 { return float64(lp.refused.Load()) }))
 }
 
 // done gives back the slot of a finished wait.

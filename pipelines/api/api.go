@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderflow/orderflow/internal/auth"
@@ -66,7 +67,8 @@ type Server struct {
 	maxTimeout time.Duration
 	auth       auth.Authenticator // nil: open (loopback development only; see WithAuth)
 	limits     *limiter
-	longPolls  *longPolls // requests waiting on a status change (wait_for); see WithMaxLongPolls
+	longPolls  *longPolls            // requests waiting on a status change (wait_for); see WithMaxLongPolls
+	metrics    prometheus.Registerer // nil: no metrics (see WithMetrics)
 }
 
 // Option configures the API.
@@ -85,6 +87,7 @@ func New(o Orders, r Reader, opts ...Option) http.Handler {
 	if s.longPolls == nil {
 		s.longPolls = newLongPolls(DefaultMaxLongPolls)
 	}
+	s.registerMetrics()
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /orders", s.placeOrder)
 	mux.HandleFunc("GET /orders/{id}", s.getOrder)

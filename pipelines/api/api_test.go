@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/pipelines/views"
 	"github.com/orderflow/orderflow/processors/orders"
@@ -324,7 +326,8 @@ func (r heldReader) WaitFor(ctx context.Context, id string, _ func(schemas.Order
 // or a status already reached) pass; once a wait ends, a new one is accepted.
 func TestLongPollCap(t *testing.T) {
 	reader := heldReader{waiting: make(chan string, 10), release: make(chan struct{})}
-	h := New(&memOrders{byKey: map[string]string{}}, reader, WithMaxLongPolls(2))
+	reg := prometheus.NewRegistry()
+	h := New(&memOrders{byKey: map[string]string{}}, reader, WithMaxLongPolls(2), WithMetrics(reg))
 	const waiting = "/orders/o-placed?wait_for=SHIPPED&timeout=30s"
 
 	answers := make(chan *httptest.ResponseRecorder, 3)
@@ -359,6 +362,13 @@ func TestLongPollCap(t *testing.T) {
 		t.Errorf("the refused request waited on %s", id)
 	default:
 	}
+	// what an operator sees in /metrics at that moment
+	for name, want := range map[string]float64{"orderflow_api_long_polls_waiting": 2, "orderflow_api_long_polls_max": 2,
+		"orderflow_api_long_polls_refused_total": 1} {
+		if got := gathered(t, reg, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
 
 	if rec, body := do(t, h, "GET", "/orders/o-placed", ""); rec.Code != http.StatusOK {
 		t.Errorf("a plain GET at the cap: %d %v, want 200", rec.Code, body)
@@ -384,4 +394,25 @@ func TestLongPollCap(t *testing.T) {
 			t.Errorf("a long poll answered %d %s", rec.Code, rec.Body.String())
 		}
 	}
+}
+
+// gathered returns the value of the one series of a gauge or counter in reg.
+func gathered(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name || len(f.GetMetric()) != 1 {
+			continue
+		}
+		m := f.GetMetric()[0]
+		if g := m.GetGauge(); g != nil {
+			return g.GetValue()
+		}
+		return m.GetCounter().GetValue()
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

@@ -252,7 +252,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		}
 		mux := http.NewServeMux()
 		a.serveDiagnostics(mux)
-		opts := []api.Option{api.WithTracer(a.tracer.Tracer("orderflow/api")), api.WithMaxLongPolls(cfg.MaxLongPolls)}
+		opts := []api.Option{api.WithTracer(a.tracer.Tracer("orderflow/api")), api.WithMaxLongPolls(cfg.MaxLongPolls), api.WithMetrics(a.reg)}
 		if cfg.Auth != nil {
 			opts = append(opts, api.WithAuth(cfg.Auth, cfg.RatePerSecond, cfg.RateBurst))
 		} else {
