@@ -38,10 +38,10 @@ type Security struct {
 
 // Environment variables read by SecurityFromEnv.
 const (
-	EnvKafkaTLS       = "ORDERFLOW_KAFKA_TLS"            // "true" to use TLS with the system's CAs
-	EnvKafkaCAFile    = "ORDERFLOW_KAFKA_CA_FILE"        // PEM CAs to trust (implies TLS)
+	EnvKafkaTLS       = "ORDERFLOW_KAFKA_TLS"             // "true" to use TLS with the system's CAs
+	EnvKafkaCAFile    = "ORDERFLOW_KAFKA_CA_FILE"         // PEM CAs to trust (implies TLS)
 	EnvKafkaTLSServer = "ORDERFLOW_KAFKA_TLS_SERVER_NAME" // name to verify instead of the host dialled
-	EnvKafkaMechanism = "ORDERFLOW_KAFKA_SASL_MECHANISM" // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (default)
+	EnvKafkaMechanism = "ORDERFLOW_KAFKA_SASL_MECHANISM"  // PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (default)
 	EnvKafkaUsername  = "ORDERFLOW_KAFKA_USERNAME"
 	EnvKafkaPassword  = "ORDERFLOW_KAFKA_PASSWORD"
 )
