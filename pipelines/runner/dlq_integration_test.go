@@ -4,7 +4,6 @@ package runner_test
 
 import (
 	"fmt"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/orderflow/orderflow/internal/kafka"
 	"github.com/orderflow/orderflow/internal/testkit/itest"
-	"github.com/orderflow/orderflow/pipelines/catalog"
 	"github.com/orderflow/orderflow/pipelines/deadletter"
 	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/schemas"
@@ -89,12 +87,7 @@ func TestIntegrationPoisonMessagesAreDeadLettered(t *testing.T) {
 	}
 
 	dlq := string(streams.DLQTopic(p.topo.OrderEvents()))
-	consumers := 0 // every processor reading the order topic dead-letters each poison message
-	for _, inputs := range catalog.Inputs(p.topo) {
-		if slices.Contains(inputs, string(p.topo.OrderEvents())) {
-			consumers++
-		}
-	}
+	consumers := readers(p.topo)[string(p.topo.OrderEvents())]
 	var entries []deadletter.Entry
 	err = itest.Eventually(itest.Context(t, time.Minute), func() error {
 		var err error

@@ -271,15 +271,10 @@ func placeAndComplete(t *testing.T, p *pipeline, n int) {
 // checkDeadLetters waits until every poison message is in its topic's dead-letter topic once per
 // processor reading the topic, with its kind and the original payload.
 func checkDeadLetters(t *testing.T, p *pipeline, cases []poison) {
-	readers := map[string]int{}
-	for _, inputs := range catalog.Inputs(p.topo) {
-		for _, in := range inputs {
-			readers[in]++
-		}
-	}
+	readBy := readers(p.topo)
 	want := map[string]int{}
 	for _, c := range cases {
-		want[c.key] = readers[c.topic]
+		want[c.key] = readBy[c.topic]
 	}
 	checkDeadLettersBy(t, p, cases, want)
 }
@@ -330,4 +325,16 @@ func checkDeadLettersBy(t *testing.T, p *pipeline, cases []poison, want map[stri
 
 func sortedKinds(m map[string]bool) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// readers counts, per topic, the processors reading it: each dead-letters a poison message of
+// that topic once.
+func readers(topo topology.Topology) map[string]int {
+	out := map[string]int{}
+	for _, inputs := range catalog.Inputs(topo) {
+		for _, in := range inputs {
+			out[in]++
+		}
+	}
+	return out
 }

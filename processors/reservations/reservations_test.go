@@ -30,19 +30,7 @@ func reply(sku string, granted bool) schemas.SkuReply {
 
 func run(t *testing.T, evs ...schemas.Event) (*State, string) {
 	t.Helper()
-	decide := Decide(proctest.Topology)
-	var s *State
-	var all []streams.Emit
-	for _, ev := range evs {
-		next, emits, err := decide(s, ev, msg)
-		if err != nil {
-			t.Fatalf("%s: %v", ev.Metadata().EventType, err)
-		}
-		if next != nil {
-			s = next
-		}
-		all = append(all, emits...)
-	}
+	s, all := runEmits(t, evs...)
 	return s, describe(all)
 }
 

@@ -20,7 +20,7 @@ func releaseReason(emits []streams.Emit) string {
 	return ""
 }
 
-// runEmits is run returning the emits themselves.
+// runEmits feeds evs to the decision in order and returns the final state and every emit.
 func runEmits(t *testing.T, evs ...schemas.Event) (*State, []streams.Emit) {
 	t.Helper()
 	decide := Decide(proctest.Topology)

@@ -21,10 +21,7 @@ func KafkaSASL(t testing.TB) ([]string, kafka.Security) {
 	path := filepath.Join(nativeRunDir(), "kafka", "client-sasl.env")
 	f, err := os.Open(path)
 	if err != nil {
-		if os.Getenv("ORDERFLOW_STACK_MODE") == "docker" {
-			t.Skip("the docker stack has no SASL_SSL listener")
-		}
-		t.Fatalf("the native stack's SASL_SSL client settings (run `make up`): %v", err)
+		nativeOnly(t, "the native stack's SASL_SSL client settings", err)
 	}
 	defer f.Close()
 	env := map[string]string{}
@@ -64,10 +61,7 @@ func ConnectSecret(t testing.TB, name, value string) string {
 	t.Helper()
 	dir := filepath.Join(nativeRunDir(), "connect", "secrets")
 	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("ORDERFLOW_STACK_MODE") == "docker" {
-			t.Skip("the docker stack's Connect worker has no secrets directory")
-		}
-		t.Fatalf("the native stack's Connect secrets directory (run `make up`): %v", err)
+		nativeOnly(t, "the native stack's Connect secrets directory", err)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -79,4 +73,15 @@ func ConnectSecret(t testing.TB, name, value string) string {
 	}
 	t.Cleanup(func() { os.Remove(path) })
 	return "${dir:" + abs + ":" + name + "}"
+}
+
+// nativeOnly ends a test that needs what only the native stack makes (what, missing with err):
+// skipped on the docker stack (ORDERFLOW_STACK_MODE=docker, set by the Makefile), failed anywhere
+// else.
+func nativeOnly(t testing.TB, what string, err error) {
+	t.Helper()
+	if os.Getenv("ORDERFLOW_STACK_MODE") == "docker" {
+		t.Skipf("the docker stack has no %s", strings.TrimPrefix(what, "the native stack's "))
+	}
+	t.Fatalf("%s (run `make up`): %v", what, err)
 }

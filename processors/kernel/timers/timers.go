@@ -97,10 +97,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		return fmt.Errorf("timers: partitions of %s: %w", topic, err)
 	}
 
+	var following sync.WaitGroup
+	defer following.Wait() // after cancel, before the consumer closes
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var caughtUp sync.WaitGroup
-	errs := make(chan error, len(partitions))
 	for _, p := range partitions {
 		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
 		if err != nil {
@@ -115,9 +116,11 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			return fmt.Errorf("timers: read %s/%d: %w", topic, p, err)
 		}
 		caughtUp.Add(1)
+		following.Add(1)
 		go func() {
+			defer following.Done()
 			defer pc.Close()
-			errs <- s.follow(ctx, pc, end <= start, end, caughtUp.Done)
+			s.follow(ctx, pc, end <= start, end, caughtUp.Done)
 		}()
 	}
 	ready := make(chan struct{})
@@ -129,10 +132,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-errs:
-			if err != nil {
-				return err
-			}
 		case <-tick.C:
 			select {
 			case <-ready:
@@ -144,8 +143,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 }
 
 // follow applies one partition's changelog to the schedule; caughtUp is called once the records
-// that were there at start (up to end; none when empty) are read.
-func (s *Scheduler) follow(ctx context.Context, pc sarama.PartitionConsumer, empty bool, end int64, caughtUp func()) error {
+// that were there at start (up to end; none when empty) are read. It returns when ctx ends.
+func (s *Scheduler) follow(ctx context.Context, pc sarama.PartitionConsumer, empty bool, end int64, caughtUp func()) {
 	var once sync.Once
 	if empty {
 		once.Do(caughtUp)
@@ -154,7 +153,7 @@ func (s *Scheduler) follow(ctx context.Context, pc sarama.PartitionConsumer, emp
 		select {
 		case <-ctx.Done():
 			once.Do(caughtUp)
-			return nil
+			return
 		case err := <-pc.Errors():
 			// sarama goes on retrying (a broker restarting, a leader moving): so does the scheduler
 			slog.Warn("timers: reading the table", "table", s.cfg.Table, "err", err)
