@@ -71,10 +71,11 @@ clean:
 # The main job: the stack, the pipeline, 1000 orders through every path, a summary. Leaves
 # everything running until `make down`.
 DEMO_ORDERS ?= 1000
+DEMO_RETURNS ?= 6
 demo: up
 	compose/app.sh setup
 	compose/app.sh start
-	ORDERFLOW_API_TOKEN=$$(compose/app.sh token) bin/orderflow load --orders $(DEMO_ORDERS)
+	ORDERFLOW_API_TOKEN=$$(compose/app.sh token) bin/orderflow load --orders $(DEMO_ORDERS) --returns $(DEMO_RETURNS)
 	@echo
 	@echo "orderflow keeps running (API on http://localhost:8080) until 'make down'."
 	@echo "Its API wants a bearer token; the demo made an operations key:"

@@ -297,9 +297,9 @@ func (e SkuReply) Metadata() Metadata   { return e.Meta }
 // Types returns a zero value of every Go type with a shipped schema; codecs use it to map a
 // writer's record name to the type to decode into.
 func Types() []interface{ AvroName() string } {
-	return []interface{ AvroName() string }{
+	return append([]interface{ AvroName() string }{
 		OrderPlaced{}, PaymentAuthorized{}, PaymentDeclined{}, PaymentRefunded{}, StockAdjusted{},
 		StockReserved{}, StockRejected{}, StockReleased{}, ShipmentCreated{}, OrderStatusChanged{},
 		SkuCommand{}, SkuReply{}, OrderStatus{}, TimerFired{}, OrderTimedOut{},
-	}
+	}, returnTypes()...)
 }

@@ -15,6 +15,7 @@ import (
 func newLoadCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	var c loadgen.Config
 	var noProgress, direct bool
+	var returnsToRun int
 	var schema string
 	cmd := &cobra.Command{
 		Use:   "load",
@@ -46,6 +47,14 @@ func newLoadCmd(cfg *endpoints.Endpoints) *cobra.Command {
 			if res.Failed > 0 {
 				return &exitError{code: 1, err: fmt.Errorf("%d of %d orders failed", res.Failed, res.Placed)}
 			}
+			if returnsToRun > 0 {
+				outcomes, err := loadgen.Returns(cmd.Context(), c, returnsToRun)
+				fmt.Fprintf(cmd.OutOrStdout(), "\nreturns (%d):\n", len(outcomes))
+				loadgen.PrintReturns(cmd.OutOrStdout(), outcomes)
+				if err != nil {
+					return fmt.Errorf("returns: %w", err)
+				}
+			}
 			return nil
 		},
 	}
@@ -62,6 +71,7 @@ func newLoadCmd(cfg *endpoints.Endpoints) *cobra.Command {
 	f.StringVar(&c.MetricsURL, "metrics-url", "", "orderflow /metrics to watch during the run for peak lag, drain time and RSS (e.g. http://localhost:8080/metrics)")
 	f.BoolVar(&direct, "direct", false, "write orders and their outbox events straight into PostgreSQL instead of POSTing them (faster than the API)")
 	f.StringVar(&schema, "schema", outbox.DefaultSchema, "PostgreSQL schema of the orders and outbox tables (with --direct)")
+	f.IntVar(&returnsToRun, "returns", 0, "after the orders, return part of this many new orders: one in three received ok, one damaged, one never (see GET /returns/{id})")
 	f.BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar")
 	return cmd
 }

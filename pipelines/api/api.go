@@ -1,5 +1,5 @@
-// Package api is orderflow's HTTP API: the order service's front door and the read side of the
-// status views.
+// Package api is orderflow's HTTP API: the order service's front door (orders, stock settings,
+// return requests and receipts) and the read side of the status, stock and returns views.
 //
 // Consumes: HTTP requests. Keeps: no data; a token bucket per caller (WithAuth) and a slot per
 // request waiting on a status (wait_for, at most WithMaxLongPolls). Emits: writes through
@@ -32,6 +32,7 @@ import (
 	"github.com/orderflow/orderflow/internal/tracing"
 	"github.com/orderflow/orderflow/pipelines/views"
 	"github.com/orderflow/orderflow/processors/orders"
+	"github.com/orderflow/orderflow/processors/returns"
 	"github.com/orderflow/orderflow/schemas"
 )
 
@@ -48,6 +49,12 @@ type Orders interface {
 	SetStock(ctx context.Context, sku string, available int64, traceparent string) (string, error)
 	// Owner returns the customer of a placed order; found is false for an unknown id.
 	Owner(ctx context.Context, orderID string) (customer string, found bool, err error)
+	// RequestReturn stores a return request with its outbox event (see orders.Store).
+	RequestReturn(ctx context.Context, req orders.ReturnRequest, returned map[string]int64, idempotencyKey, traceparent string) (orders.ReturnAccepted, error)
+	// ReceiveReturn records a return's parcel with its outbox event (see orders.Store).
+	ReceiveReturn(ctx context.Context, returnID string, condition schemas.ReturnCondition, traceparent string) (created bool, err error)
+	// ReturnOrderID returns the order of a stored return; found is false for an unknown id.
+	ReturnOrderID(ctx context.Context, returnID string) (orderID string, found bool, err error)
 }
 
 // Reader is what the API needs of the views.
@@ -57,6 +64,9 @@ type Reader interface {
 	List(status schemas.Status, limit int) ([]schemas.OrderStatus, error)
 	Stock(sku string) (views.Stock, error)
 	WaitFor(ctx context.Context, orderID string, match func(schemas.OrderStatus) bool) (schemas.OrderStatus, bool, error)
+	// Returns returns the returns of an order as the returns orchestrator keeps them; ok is false
+	// when the order has none.
+	Returns(orderID string) (returns.State, bool, error)
 }
 
 // Server holds the API's dependencies.
@@ -94,6 +104,9 @@ func New(o Orders, r Reader, opts ...Option) http.Handler {
 	mux.HandleFunc("GET /orders", s.listOrders)
 	mux.HandleFunc("PUT /inventory/{sku}", s.setStock)
 	mux.HandleFunc("GET /inventory/{sku}", s.getStock)
+	mux.HandleFunc("POST /orders/{id}/returns", s.requestReturn)
+	mux.HandleFunc("GET /returns/{id}", s.getReturn)
+	mux.HandleFunc("POST /returns/{id}/received", s.receiveReturn)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

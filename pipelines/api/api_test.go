@@ -19,8 +19,13 @@ import (
 )
 
 // memOrders validates like the real store and keeps orders in memory; the HTTP layer is what
-// these tests exercise (the store itself is tested on PostgreSQL by the integration tests).
-type memOrders struct{ byKey map[string]string }
+// these tests exercise (the store itself is tested on PostgreSQL by the integration tests). Its
+// return methods are in returns_test.go.
+type memOrders struct {
+	byKey   map[string]string
+	returns map[string]*memReturn // by return id; seeded on first use (seedReturns)
+	traces  []string              // traceparents of the return writes
+}
 
 func (m *memOrders) Place(_ context.Context, req orders.NewOrder, key, _ string) (orders.Placed, error) {
 	if err := req.Validate(); err != nil {
@@ -42,7 +47,7 @@ func (m *memOrders) Owner(_ context.Context, id string) (string, bool, error) {
 	if id == "o-placed" {
 		return "c-placed", true, nil
 	}
-	if id == "o-known" {
+	if id == "o-known" || id == "o-full" {
 		return "c-known", true, nil
 	}
 	return "", false, nil
@@ -52,7 +57,7 @@ type memReader struct{}
 
 func (memReader) Ready() bool { return true }
 func (memReader) Status(id string) (schemas.OrderStatus, bool, error) {
-	if id == "o-known" {
+	if id == "o-known" || id == "o-full" {
 		return schemas.OrderStatus{OrderID: id, CustomerID: "c-known", Status: schemas.StatusShipped}, true, nil
 	}
 	return schemas.OrderStatus{}, false, nil

@@ -13,7 +13,9 @@ import (
 )
 
 // FuzzHandlers sends arbitrary methods, paths, bodies and tokens to the API (with authentication
-// on): whatever arrives, the answer is JSON with a status below 500 and no handler panics.
+// on): whatever arrives, the answer is JSON with a status below 500 and no handler panics. A
+// token may carry an Idempotency-Key after a newline ("token\nkey"), which a header value cannot
+// hold, so the return requests are explored with and without one.
 //
 //	go test -run '^$' -fuzz FuzzHandlers -fuzztime 5m ./pipelines/api/
 func FuzzHandlers(f *testing.F) {
@@ -30,6 +32,16 @@ func FuzzHandlers(f *testing.F) {
 		{"PUT", "/inventory/SKU-1", `{"available":5}`, "0123456789abcdef-ops"},
 		{"GET", "/inventory/%ZZ", "", ""},
 		{"POST", "/orders", `{"customer_id":"c","currency":"EUR","items":[{"sku":"A","quantity":1000000,"unit_price_cents":1000000000000}]}`, "0123456789abcdef-ops"},
+		{"POST", "/orders/o-known/returns", `{"lines":[{"sku":"SKU-1","quantity":1}],"reason":"too small"}`, "0123456789abcdef-alice\nk-1"},
+		{"POST", "/orders/o-known/returns", `{"lines":[{"sku":"SKU-1","quantity":1},{"sku":"SKU-1","quantity":2}]}`, "0123456789abcdef-ops\nk-2"},
+		{"POST", "/orders/o-placed/returns", `{"lines":[{"sku":"SKU-1","quantity":1}]}`, "0123456789abcdef-ops\nk-3"},
+		{"POST", "/orders/o-full/returns", `{"lines":[{"sku":"SKU-1"}]}`, "0123456789abcdef-alice"},
+		{"GET", "/returns/" + labelIssued, "", "0123456789abcdef-alice"},
+		{"GET", "/returns/" + storedOnly, "", "0123456789abcdef-ops"},
+		{"GET", "/returns/o-known-r0000000000zz", "", "0123456789abcdef-ops"},
+		{"POST", "/returns/" + labelIssued + "/received", `{"condition":"ok"}`, "0123456789abcdef-ops"},
+		{"POST", "/returns/" + inspected + "/received", `{"condition":"Damaged"}`, "0123456789abcdef-ops"},
+		{"POST", "/returns/" + requested + "/received", `{"condition":"ok"}`, "0123456789abcdef-alice"},
 	} {
 		f.Add(seed.method, seed.path, seed.body, seed.token)
 	}
@@ -41,8 +53,12 @@ func FuzzHandlers(f *testing.F) {
 		if err != nil {
 			return // not a request a client could send
 		}
+		token, key, _ := strings.Cut(token, "\n")
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
 		}
 		rec := httptest.NewRecorder()
 		// a client that went away: a long poll must not hold the fuzzer for its whole timeout

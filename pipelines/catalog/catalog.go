@@ -16,6 +16,7 @@ import (
 	"github.com/orderflow/orderflow/processors/orderstatus"
 	"github.com/orderflow/orderflow/processors/payments"
 	"github.com/orderflow/orderflow/processors/reservations"
+	"github.com/orderflow/orderflow/processors/returns"
 	"github.com/orderflow/orderflow/processors/shipping"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
@@ -23,7 +24,7 @@ import (
 
 // Specs returns the Spec of every processor of topology t, in topology.Processors() order.
 func Specs(t topology.Topology) []streams.Spec {
-	return []streams.Spec{payments.Spec(t), reservations.Spec(t), inventory.Spec(t), shipping.Spec(t), orderstatus.Spec(t)}
+	return []streams.Spec{payments.Spec(t), reservations.Spec(t), inventory.Spec(t), shipping.Spec(t), orderstatus.Spec(t), returns.Spec(t)}
 }
 
 // Spec returns the Spec of processor in t.
@@ -56,14 +57,18 @@ func Groups(t topology.Topology, env streams.Env) map[string]*goka.GroupGraph {
 		topology.GroupInventory:    inventory.Group(t, env),
 		topology.GroupShipping:     shipping.Group(t, env),
 		topology.GroupOrderStatus:  orderstatus.Group(t, env),
+		topology.GroupReturns:      returns.Group(t, env),
 	}
 }
 
 // Deadlines returns how to read the pending deadline of a processor's table value, for the
 // processors that keep deadlines for the timers scheduler (processors/kernel/timers).
 func Deadlines(processor string) (timers.PendingFunc, bool) {
-	if processor == topology.GroupShipping { // orders' deadlines (shipping.Deadline)
+	switch processor {
+	case topology.GroupShipping: // orders' deadlines (shipping.Deadline)
 		return shipping.PendingDeadline, true
+	case topology.GroupReturns: // retries and return windows
+		return returns.PendingDeadline, true
 	}
 	return nil, false
 }
@@ -85,6 +90,8 @@ func Rebuild(ctx context.Context, t topology.Topology, processor string, c strea
 		return streams.Rebuild(ctx, with(c, inventory.TableCodec(), streams.Durable(inventory.Decide(t)), true))
 	case topology.GroupShipping:
 		return streams.Rebuild(ctx, with(c, shipping.TableCodec(), streams.Durable(shipping.Decide(t, shipping.Deadline())), true))
+	case topology.GroupReturns:
+		return streams.Rebuild(ctx, with(c, returns.TableCodec(), streams.Durable(returns.Decide(t, returns.ConfigFromEnv())), true))
 	}
 	return 0, fmt.Errorf("unknown processor %q", processor)
 }

@@ -172,24 +172,7 @@ func (r Result) Summary(w io.Writer) {
 
 // Run seeds stock (optionally), places cfg.Orders orders and waits for each to be terminal.
 func Run(ctx context.Context, cfg Config) (Result, error) {
-	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Timeout: 90 * time.Second}
-	}
-	if cfg.Token != "" {
-		withToken := *cfg.HTTP
-		next := withToken.Transport
-		if next == nil {
-			next = http.DefaultTransport
-		}
-		withToken.Transport = bearer{token: cfg.Token, next: next}
-		cfg.HTTP = &withToken
-	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 32
-	}
-	if cfg.Wait <= 0 {
-		cfg.Wait = time.Minute
-	}
+	cfg = cfg.withDefaults()
 	cfg.API = strings.TrimRight(cfg.API, "/")
 	if cfg.Placer == nil {
 		cfg.Placer = apiPlacer{cfg.HTTP, cfg.API}
@@ -305,6 +288,30 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.Pressure = Summarise(res.Samples, lastPlaced)
 	}
 	return res, ctx.Err()
+}
+
+// withDefaults fills in the HTTP client (with the bearer token), the concurrency and the wait.
+func (cfg Config) withDefaults() Config {
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: 90 * time.Second}
+	}
+	if cfg.Token != "" {
+		withToken := *cfg.HTTP
+		next := withToken.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		withToken.Transport = bearer{token: cfg.Token, next: next}
+		cfg.HTTP = &withToken
+		cfg.Token = "" // in the transport now: a second withDefaults must not wrap it twice
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 32
+	}
+	if cfg.Wait <= 0 {
+		cfg.Wait = time.Minute
+	}
+	return cfg
 }
 
 // Pace calls send(k, intended) for k in [0, n), each at its intended time start + k/rate (rate 0:

@@ -123,6 +123,10 @@ func TestIntegrationPoisonCorpusIsDeadLetteredAndNothingStops(t *testing.T) {
 	stock := schemas.StockAdjusted{Meta: meta("StockAdjusted"), SKU: "P", Available: 5}
 	negStock := stock
 	negStock.Available = -1
+	returnRequest := schemas.ReturnRequested{Meta: meta("ReturnRequested"), OrderID: "o-sample", ReturnID: schemas.ReturnID("o-sample", "k"),
+		Lines: []schemas.ReturnLine{{SKU: "A", Quantity: 1, UnitPriceMinor: 1}}, Ordered: []schemas.ReturnLine{{SKU: "A", Quantity: 1, UnitPriceMinor: 1}}, Currency: "EUR", RequestedAt: proctest.At}
+	noLines := returnRequest
+	noLines.Lines = nil
 	command := schemas.SkuCommand{Meta: meta("SkuCommand"), SKU: "P", OrderID: "o-sample", Op: schemas.SkuOpHold, Quantity: 1}
 	samples := []struct {
 		topic   goka.Stream
@@ -138,6 +142,10 @@ func TestIntegrationPoisonCorpusIsDeadLetteredAndNothingStops(t *testing.T) {
 		{topo.ShippingEvents(), schemas.ShipmentCreated{Meta: meta("ShipmentCreated"), OrderID: "o-sample", ShipmentID: "s", CreatedAt: proctest.At}, nil},
 		{topo.DeadlineEvents(), schemas.OrderTimedOut{Meta: meta("OrderTimedOut"), OrderID: "o-sample", PlacedAt: proctest.At, Deadline: proctest.At}, nil},
 		{topo.TimerFirings(), schemas.TimerFired{Meta: meta("TimerFired"), Key: "o-sample", Deadline: proctest.At}, nil},
+		{topo.ReturnEvents(), returnRequest, map[string]schemas.Event{"no-lines": noLines}},
+		{topo.ReturnTasks(), schemas.IssueReturnLabel{Meta: meta("IssueReturnLabel"), OrderID: "o-sample", ReturnID: returnRequest.ReturnID, Attempt: 1}, nil},
+		{topo.ReturnReplies(), schemas.ReturnRefunded{Meta: meta("ReturnRefunded"), OrderID: "o-sample", ReturnID: returnRequest.ReturnID, AmountMinor: 1, Currency: "EUR"}, nil},
+		{topo.ReturnTimers(), schemas.TimerFired{Meta: meta("TimerFired"), Key: "o-sample", Deadline: proctest.At}, nil},
 	}
 	var all []poison
 	for i, s := range samples {

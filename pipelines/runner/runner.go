@@ -219,7 +219,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		}
 		if pending, ok := catalog.Deadlines(name); ok { // the processor's deadlines fire from its table
 			sched, err := timers.New(timers.Config{Brokers: cfg.Endpoints.Brokers, Table: cfg.Topology.Table(name),
-				Firings: cfg.Topology.TimerFirings(), Pending: pending, Serde: serde})
+				Firings: cfg.Topology.Firings(name), Pending: pending, Serde: serde})
 			if err != nil {
 				return nil, err
 			}

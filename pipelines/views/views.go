@@ -1,12 +1,12 @@
 // Package views serves reads of orderflow's tables: the order-status table (schemas.OrderStatus
-// per order id) and the inventory ledger (stock per SKU). Each is a goka view: a local copy of
+// per order id), the inventory ledger (stock per SKU) and the returns orchestrator's table (the
+// returns of each order id). Each is a goka view: a local copy of
 // the table's compacted changelog, recovered at start and then kept up to date.
 //
-// Consumes: the group-table topics of order-status and inventory. Keeps: the local copies, and
+// Consumes: the group-table topics of order-status, inventory and returns. Keeps: the local copies, and
 // the long polls waiting on an order's status (keyChanges, notify.go: per order id being waited
 // on, a channel closed when the status view stores a new value of that id; nothing for other
-// ids). Emits: nothing; the API reads through it. Ready reports whether both copies are
-// recovered.
+// ids). Emits: nothing; the API reads through it. Ready reports whether every copy is recovered.
 package views
 
 import (
@@ -21,6 +21,7 @@ import (
 	"github.com/orderflow/orderflow/processors/kernel/streams"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
 	"github.com/orderflow/orderflow/processors/orderstatus"
+	"github.com/orderflow/orderflow/processors/returns"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
 )
@@ -30,6 +31,7 @@ type Views struct {
 	status        *goka.View
 	statusChanges *keyChanges // woken by the status view's updates; see WaitFor
 	stock         *goka.View
+	returns       *goka.View
 }
 
 // New creates the views of topology t (not yet running).
@@ -46,7 +48,12 @@ func New(brokers []string, t topology.Topology, serde *codec.Serde, stateDir str
 	if err != nil {
 		return nil, fmt.Errorf("views: inventory: %w", err)
 	}
-	return &Views{status: status, statusChanges: statusChanges, stock: stock}, nil
+	rets, err := goka.NewView(brokers, t.Table(topology.GroupReturns), streams.Tolerant(returns.TableCodec()),
+		streams.ViewOptions(brokers, string(t.Group(topology.GroupReturns)), stateDir)...)
+	if err != nil {
+		return nil, fmt.Errorf("views: returns: %w", err)
+	}
+	return &Views{status: status, statusChanges: statusChanges, stock: stock, returns: rets}, nil
 }
 
 // newStatusView creates the status view with opts; every value it stores is announced to the
@@ -58,10 +65,10 @@ func newStatusView(brokers []string, table goka.Table, c goka.Codec, opts ...gok
 	return view, changes, err
 }
 
-// Run runs both views until ctx ends.
+// Run runs the views until ctx ends.
 func (v *Views) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	for _, view := range []*goka.View{v.status, v.stock} {
+	for _, view := range []*goka.View{v.status, v.stock, v.returns} {
 		g.Go(func() error {
 			err := view.Run(ctx)
 			if errors.Is(err, context.Canceled) {
@@ -73,8 +80,22 @@ func (v *Views) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// Ready reports whether both views have recovered their tables.
-func (v *Views) Ready() bool { return v.status.Recovered() && v.stock.Recovered() }
+// Ready reports whether every view has recovered its table.
+func (v *Views) Ready() bool {
+	return v.status.Recovered() && v.stock.Recovered() && v.returns.Recovered()
+}
+
+// Returns returns the returns of an order; ok is false when the order has none.
+func (v *Views) Returns(orderID string) (returns.State, bool, error) {
+	val, err := v.returns.Get(orderID)
+	if err != nil || val == nil {
+		return returns.State{}, false, err
+	}
+	if cv, ok := val.(streams.CorruptValue); ok {
+		return returns.State{}, false, fmt.Errorf("views: returns of %s: %w", orderID, cv.Err)
+	}
+	return val.(streams.Envelope[returns.State]).State, true, nil
+}
 
 // Status returns the status of an order; ok is false when the table has no entry for it.
 func (v *Views) Status(orderID string) (schemas.OrderStatus, bool, error) {

@@ -40,3 +40,18 @@ CREATE TABLE IF NOT EXISTS {{schema}}.stock_versions (
     sku     text   PRIMARY KEY,
     version bigint NOT NULL
 );
+
+-- One row per return a customer asked for (RequestReturn): the return id is
+-- schemas.ReturnID(order_id, idempotency_key), so a retried request finds its row; request_hash
+-- tells a retry from another request under the same key. received_condition is set once, by
+-- ReceiveReturn (in the transaction that writes the ReturnReceived outbox row).
+CREATE TABLE IF NOT EXISTS {{schema}}.returns (
+    return_id          text        PRIMARY KEY,
+    order_id           text        NOT NULL REFERENCES {{schema}}.orders(order_id),
+    idempotency_key    text        NOT NULL,
+    request_hash       text        NOT NULL,
+    received_condition text        NULL,
+    requested_at       timestamptz NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS returns_order_id ON {{schema}}.returns (order_id);

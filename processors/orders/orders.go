@@ -127,7 +127,8 @@ func NewStore(pool *pgxpool.Pool, serde *codec.Serde, schema string) *Store {
 	return &Store{pool: pool, serde: serde, schema: schema}
 }
 
-// Migrate creates the outbox, orders and order_lines tables (idempotent).
+// Migrate creates the outbox, orders, order_lines, stock_versions and returns tables
+// (idempotent).
 func (s *Store) Migrate(ctx context.Context) error {
 	if err := outbox.Migrate(ctx, s.pool, s.schema); err != nil {
 		return err

@@ -25,6 +25,8 @@ const DefaultPartitions = 6
 const (
 	AggregateOrder = "order"
 	AggregateStock = "stock"
+	// AggregateReturn: return requests and receipts (the return API), keyed by order id.
+	AggregateReturn = "return"
 )
 
 // Processor groups.
@@ -34,6 +36,7 @@ const (
 	GroupInventory    = "inventory"
 	GroupShipping     = "shipping"
 	GroupOrderStatus  = "order-status"
+	GroupReturns      = "returns" // the returns orchestrator
 )
 
 var validPrefix = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]{0,100}$`)
@@ -143,6 +146,29 @@ func (t Topology) DeadlineEvents() goka.Stream { return t.name("deadline.events"
 // key; today shipping's order id).
 func (t Topology) TimerFirings() goka.Stream { return t.name("timers.fired") }
 
+// ReturnEvents carries the return API's requests (ReturnRequested, ReturnReceived) from the outbox,
+// keyed by order id.
+func (t Topology) ReturnEvents() goka.Stream { return t.name(AggregateReturn + ".events") }
+
+// ReturnTasks carries the returns orchestrator's commands to shipping and payments, keyed by
+// order id (its commands to the inventory ledger go on SkuCommands, keyed by SKU).
+func (t Topology) ReturnTasks() goka.Stream { return t.name("returns.tasks") }
+
+// ReturnReplies is the returns orchestrator's reply channel: the services' answers to its
+// commands, keyed by order id.
+func (t Topology) ReturnReplies() goka.Stream { return t.name("returns.replies") }
+
+// ReturnTimers carries the returns orchestrator's TimerFired (retries and return windows).
+func (t Topology) ReturnTimers() goka.Stream { return t.name("returns.timers") }
+
+// Firings is where the timers scheduler of processor's table writes TimerFired.
+func (t Topology) Firings(processor string) goka.Stream {
+	if processor == GroupReturns {
+		return t.ReturnTimers()
+	}
+	return t.TimerFirings()
+}
+
 // Contracts maps each event stream to the event types it carries (Avro record names without the
 // namespace): a record of another type on a stream is poison, whatever it says about itself.
 func (t Topology) Contracts() map[string][]string {
@@ -151,12 +177,16 @@ func (t Topology) Contracts() map[string][]string {
 		string(t.StockEvents()):     {"StockAdjusted"},
 		string(t.PaymentEvents()):   {"PaymentAuthorized", "PaymentDeclined", "PaymentRefunded"},
 		string(t.InventoryEvents()): {"StockReserved", "StockRejected", "StockReleased"},
-		string(t.SkuCommands()):     {"SkuCommand"},
+		string(t.SkuCommands()):     {"SkuCommand", "RestockReturn"},
 		string(t.SkuReplies()):      {"SkuReply"},
 		string(t.ShippingEvents()):  {"ShipmentCreated"},
 		string(t.StatusChanges()):   {"OrderStatusChanged"},
 		string(t.DeadlineEvents()):  {"OrderTimedOut"},
 		string(t.TimerFirings()):    {"TimerFired"},
+		string(t.ReturnEvents()):    {"ReturnRequested", "ReturnReceived"},
+		string(t.ReturnTasks()):     {"IssueReturnLabel", "VoidReturnLabel", "RefundReturn"},
+		string(t.ReturnReplies()):   {"ReturnLabelIssued", "ReturnLabelVoided", "ReturnRefunded", "ReturnRestocked"},
+		string(t.ReturnTimers()):    {"TimerFired"},
 	}
 }
 
@@ -175,7 +205,8 @@ func (t Topology) Table(processor string) goka.Table { return goka.GroupTable(t.
 // Streams lists every event topic (co-partitioned, not compacted).
 func (t Topology) Streams() []goka.Stream {
 	return []goka.Stream{t.OrderEvents(), t.StockEvents(), t.PaymentEvents(), t.InventoryEvents(),
-		t.SkuCommands(), t.SkuReplies(), t.ShippingEvents(), t.StatusChanges(), t.DeadlineEvents(), t.TimerFirings()}
+		t.SkuCommands(), t.SkuReplies(), t.ShippingEvents(), t.StatusChanges(), t.DeadlineEvents(), t.TimerFirings(),
+		t.ReturnEvents(), t.ReturnTasks(), t.ReturnReplies(), t.ReturnTimers()}
 }
 
 // DLQSuffix names a stream's dead-letter topic (<stream>.dlq).
@@ -192,7 +223,7 @@ func (t Topology) DeadLetterTopics() []goka.Stream {
 
 // Processors lists the processor names.
 func Processors() []string {
-	return []string{GroupPayments, GroupReservations, GroupInventory, GroupShipping, GroupOrderStatus}
+	return []string{GroupPayments, GroupReservations, GroupInventory, GroupShipping, GroupOrderStatus, GroupReturns}
 }
 
 // Topics returns every topic the deployment needs: the event streams and the processors'
