@@ -58,14 +58,18 @@ func binary(t *testing.T) string {
 	return binPath
 }
 
-// proc is `orderflow run --processors all --api=false` in a process of its own.
+// proc is `orderflow run --processors all --api=false` (or the processors named) in a process of its own.
 type proc struct {
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the process has exited
 }
 
-func (p *pipeline) spawn(t *testing.T, name string) *proc {
-	cmd := exec.Command(binary(t), "run", "--processors", "all", "--api=false",
+func (p *pipeline) spawn(t *testing.T, name string, processors ...string) *proc {
+	which := "all"
+	if len(processors) > 0 {
+		which = strings.Join(processors, ",")
+	}
+	cmd := exec.Command(binary(t), "run", "--processors", which, "--api=false",
 		"--prefix", p.topo.Prefix, "--schema", p.schema, "--state-dir", filepath.Join(p.state, name))
 	cmd.Env = append(os.Environ(), "ORDERFLOW_BROKERS="+strings.Join(p.cfg.Brokers, ","),
 		"ORDERFLOW_REGISTRY_URL="+p.cfg.RegistryURL, "ORDERFLOW_PG_DSN="+p.cfg.PGDSN)

@@ -280,40 +280,48 @@ func TestIntegrationReturnsAreOrchestrated(t *testing.T) {
 }
 
 // waitLabel waits until the return's label is issued.
-func (p *pipeline) waitLabel(id string) {
-	p.t.Helper()
-	ctx := itest.Context(p.t, time.Minute)
-	if err := itest.Eventually(ctx, func() error {
-		var r returnResp
-		p.call("GET", "/returns/"+id, nil, &r)
-		if r.Status != returns.LabelIssued {
-			return fmt.Errorf("status %s", r.Status)
-		}
-		return nil
-	}); err != nil {
-		p.t.Fatalf("return %s: %v", id, err)
-	}
-}
+func (p *pipeline) waitLabel(id string) { p.waitStatus(id, returns.LabelIssued) }
 
-// kill -9 of the processors (the orchestrator among them) while twenty returns are being refunded
-// and restocked, then a restart: every return completes, each refunded once, each unit restocked
-// once (the stock is exactly what shipped minus what came back).
+// kill -9 of the processors (the orchestrator among them) in the middle of sixty returns, then a
+// restart: every return completes, each refunded once, each unit restocked once (the stock is
+// exactly what shipped minus what came back). The first kill is at a known point: payments is
+// held back, so every return is INSPECTED with its refund command sent and re-sent by the retry
+// timers; the second comes as soon as refunds flow again, with restocks in flight.
 func TestIntegrationReturnsSurviveKill9(t *testing.T) {
-	t.Setenv("ORDERFLOW_RETURN_RETRY", "2s")
+	t.Setenv("ORDERFLOW_RETURN_RETRY", "1s")
 	p := startAPIOnly(t)
-	first := p.spawn(t, "a")
+	var withoutPayments []string
+	for _, name := range topology.Processors() {
+		if name != topology.GroupPayments {
+			withoutPayments = append(withoutPayments, name)
+		}
+	}
+	all := p.spawn(t, "a")
 	for _, sku := range []string{"R1", "R2"} {
-		if code := p.call("PUT", "/inventory/"+sku, map[string]int64{"available": 100}, nil); code != 202 {
+		if code := p.call("PUT", "/inventory/"+sku, map[string]int64{"available": 200}, nil); code != 202 {
 			t.Fatalf("set stock: %d", code)
 		}
-		waitStock(t, p, sku, 100, 0)
+		waitStock(t, p, sku, 200, 0)
 	}
-	const n = 20
+	const n = 60
 	var orders []string
 	for range n {
-		orders = append(orders, p.placeShipped("c-kill"))
+		var created orderResp
+		if code := p.call("POST", "/orders", orderReq{"c-kill", "EUR", []item{{"R1", 2, 1000}, {"R2", 1, 250}}}, &created); code != 201 {
+			t.Fatalf("place order: %d", code)
+		}
+		orders = append(orders, created.OrderID)
 	}
-	waitStock(t, p, "R1", 100-2*n, 0)
+	for _, o := range orders {
+		var final orderResp
+		if p.call("GET", "/orders/"+o+"?wait_for=terminal&timeout=60s", nil, &final); final.Status != "SHIPPED" {
+			t.Fatalf("order %s: %s, want SHIPPED", o, final.Status)
+		}
+	}
+	waitStock(t, p, "R1", 200-2*n, 0)
+	all.signal(t, syscall.SIGTERM)
+	held := p.spawn(t, "a", withoutPayments...) // the same state directory, as a restarted pod would have
+
 	var ids []string
 	for i, o := range orders {
 		code, resp := p.requestReturn(o, "kill", returnReq{Lines: []returnLine{{"R1", 2}, {"R2", 1}}})
@@ -330,18 +338,41 @@ func TestIntegrationReturnsSurviveKill9(t *testing.T) {
 			t.Fatalf("receive %s: %d", id, code)
 		}
 	}
-	first.signal(t, syscall.SIGKILL) // mid-workflow: refunds and restocks in flight
-	var mid returnResp
-	p.call("GET", "/returns/"+ids[n-1], nil, &mid)
-	t.Logf("killed with the last return %s", mid.Status)
-	p.spawn(t, "a") // the same state directory, as a restarted pod would have
+	for _, id := range ids {
+		p.waitStatus(id, returns.Inspected)
+	}
+	time.Sleep(3 * time.Second) // refund commands re-sent by the retry timers
+	held.signal(t, syscall.SIGKILL)
+
+	again := p.spawn(t, "a")
+	ctx := itest.Context(t, time.Minute)
+	if err := itest.Eventually(ctx, func() error {
+		var r returnResp
+		p.call("GET", "/returns/"+ids[0], nil, &r)
+		if r.Status == returns.Inspected {
+			return fmt.Errorf("first return %s", r.Status)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	again.signal(t, syscall.SIGKILL)
+	at := map[string]int{}
+	for _, id := range ids {
+		var r returnResp
+		p.call("GET", "/returns/"+id, nil, &r)
+		at[r.Status]++
+	}
+	t.Logf("second kill -9 with the returns at %v", at)
+	p.spawn(t, "a")
+
 	for _, id := range ids {
 		if r := p.waitReturn(id, returns.Completed, 2*time.Minute); r.RefundMinor != 2250 {
 			t.Errorf("return %s refunded %d, want 2250", id, r.RefundMinor)
 		}
 	}
-	waitStock(t, p, "R1", 100, 0) // 2n shipped, 2n back: restocked once each
-	waitStock(t, p, "R2", 100, 0)
+	waitStock(t, p, "R1", 200, 0) // 2n shipped, 2n back: restocked once each
+	waitStock(t, p, "R2", 200, 0)
 	got := replies(t, p)
 	for _, id := range ids {
 		if k := len(got[id]["orderflow.events.ReturnRefunded"]); k != 1 {
@@ -352,5 +383,21 @@ func TestIntegrationReturnsSurviveKill9(t *testing.T) {
 				t.Errorf("return %s: %s restocked by %d distinct events, want 1", id, sku, k)
 			}
 		}
+	}
+}
+
+// waitStatus waits until the return's status is want.
+func (p *pipeline) waitStatus(id, want string) {
+	p.t.Helper()
+	ctx := itest.Context(p.t, time.Minute)
+	if err := itest.Eventually(ctx, func() error {
+		var r returnResp
+		p.call("GET", "/returns/"+id, nil, &r)
+		if r.Status != want {
+			return fmt.Errorf("status %s", r.Status)
+		}
+		return nil
+	}); err != nil {
+		p.t.Fatalf("return %s: %v; want %s", id, err, want)
 	}
 }
