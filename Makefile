@@ -86,6 +86,9 @@ demo: up
 	@echo "  curl -s -H \"Authorization: Bearer \$$TOKEN\" 'localhost:8080/orders/<order_id>?wait_for=terminal&timeout=5s'"
 	@echo "  curl -s -H \"Authorization: Bearer \$$TOKEN\" 'localhost:8080/orders?status=CANCELLED&limit=5'"
 	@echo "  curl -s -H \"Authorization: Bearer \$$TOKEN\" localhost:8080/inventory/SKU-1"
+	@echo "  curl -s -XPOST -H \"Authorization: Bearer \$$TOKEN\" -H 'Idempotency-Key: r-1' localhost:8080/orders/<shipped order_id>/returns \\"
+	@echo "       -d '{\"lines\":[{\"sku\":\"SKU-1\",\"quantity\":1}],\"reason\":\"too small\"}'"
+	@echo "  curl -s -H \"Authorization: Bearer \$$TOKEN\" localhost:8080/returns/<return_id>      # status, history, waiting_for"
 
 # Unit tests need no services; integration tests run against the stack `make up` provides.
 test: test-unit up test-integration

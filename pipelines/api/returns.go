@@ -210,15 +210,7 @@ func (s *Server) getReturn(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, toReturnResponse(orderID, state.Returns[i]))
 		return
 	}
-	dbctx, cancel := context.WithTimeout(r.Context(), DBTimeout)
-	stored, found, err := s.orders.ReturnOrderID(dbctx, id)
-	cancel()
-	if err != nil {
-		internalError(w, r, http.StatusServiceUnavailable, "order store unavailable", err)
-		return
-	}
-	if !found || stored != orderID {
-		writeError(w, http.StatusNotFound, notFound)
+	if !s.storedReturn(w, r, id, orderID, notFound) {
 		return
 	}
 	// requested, not yet taken up by the returns orchestrator
@@ -272,15 +264,7 @@ func (s *Server) receiveReturn(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else {
-		dbctx, cancel := context.WithTimeout(r.Context(), DBTimeout)
-		stored, found, err := s.orders.ReturnOrderID(dbctx, id)
-		cancel()
-		if err != nil {
-			internalError(w, r, http.StatusServiceUnavailable, "order store unavailable", err)
-			return
-		}
-		if !found || stored != orderID {
-			writeError(w, http.StatusNotFound, notFound)
+		if !s.storedReturn(w, r, id, orderID, notFound) {
 			return
 		}
 		writeError(w, http.StatusConflict, notIssued)
@@ -307,4 +291,22 @@ func (s *Server) receiveReturn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"return_id": id, "status": returns.Received})
+}
+
+// storedReturn reports whether the order store has the return id of order orderID (requested,
+// perhaps not yet taken up by the orchestrator). Otherwise it has answered: 404 with notFound, or
+// 503 when the store fails.
+func (s *Server) storedReturn(w http.ResponseWriter, r *http.Request, id, orderID, notFound string) bool {
+	dbctx, cancel := context.WithTimeout(r.Context(), DBTimeout)
+	stored, found, err := s.orders.ReturnOrderID(dbctx, id)
+	cancel()
+	if err != nil {
+		internalError(w, r, http.StatusServiceUnavailable, "order store unavailable", err)
+		return false
+	}
+	if !found || stored != orderID {
+		writeError(w, http.StatusNotFound, notFound)
+		return false
+	}
+	return true
 }

@@ -411,6 +411,11 @@ func seed(ctx context.Context, cfg Config, stock map[string]int64) error {
 // call sends one request and decodes a 2xx answer into out. An answer 429 (the API's rate limit)
 // is retried after the Retry-After it names (at most 5 s each time) until ctx ends.
 func call(ctx context.Context, c *http.Client, method, url string, body, out any) (int, error) {
+	return callWithKey(ctx, c, method, url, "", body, out)
+}
+
+// callWithKey is call with an Idempotency-Key header (none when key is empty).
+func callWithKey(ctx context.Context, c *http.Client, method, url, key string, body, out any) (int, error) {
 	var payload []byte
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -425,6 +430,9 @@ func call(ctx context.Context, c *http.Client, method, url string, body, out any
 			return 0, err
 		}
 		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
 		resp, err := c.Do(req)
 		if err != nil {
 			return 0, err

@@ -1,9 +1,7 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -55,7 +53,7 @@ func Returns(ctx context.Context, cfg Config, n int) ([]ReturnOutcome, error) {
 		}
 		var ret returnView
 		body := map[string]any{"lines": []map[string]any{{"sku": "SKU-1", "quantity": 1}, {"sku": "SKU-2", "quantity": 1}}, "reason": "demo"}
-		if code, err := send(ctx, cfg, http.MethodPost, "/orders/"+placed.OrderID+"/returns", fmt.Sprintf("demo-%d", i), body, &ret); err != nil || code != http.StatusAccepted {
+		if code, err := callWithKey(ctx, cfg.HTTP, http.MethodPost, cfg.API+"/orders/"+placed.OrderID+"/returns", fmt.Sprintf("demo-%d", i), body, &ret); err != nil || code != http.StatusAccepted {
 			return out, fmt.Errorf("request return of %s: %d %v", placed.OrderID, code, err)
 		}
 		if _, err := waitReturn(ctx, cfg, ret.ReturnID, func(r returnView) bool { return r.Status == "LABEL_ISSUED" }); err != nil {
@@ -64,7 +62,7 @@ func Returns(ctx context.Context, cfg Config, n int) ([]ReturnOutcome, error) {
 		o := ReturnOutcome{ReturnID: ret.ReturnID, Handling: "no parcel"}
 		if condition := []string{"ok", "damaged", ""}[i%3]; condition != "" {
 			o.Handling = "parcel " + condition
-			if code, err := send(ctx, cfg, http.MethodPost, "/returns/"+ret.ReturnID+"/received", "", map[string]string{"condition": condition}, nil); err != nil || code != http.StatusAccepted {
+			if code, err := call(ctx, cfg.HTTP, http.MethodPost, cfg.API+"/returns/"+ret.ReturnID+"/received", map[string]string{"condition": condition}, nil); err != nil || code != http.StatusAccepted {
 				return out, fmt.Errorf("receive return %s: %d %v", ret.ReturnID, code, err)
 			}
 			if ret, err = waitReturn(ctx, cfg, ret.ReturnID, func(r returnView) bool { return r.WaitingFor == "" }); err != nil {
@@ -101,7 +99,7 @@ func waitReturn(ctx context.Context, cfg Config, id string, done func(returnView
 	deadline := time.Now().Add(cfg.Wait)
 	for {
 		var r returnView
-		code, err := send(ctx, cfg, http.MethodGet, "/returns/"+id, "", nil, &r)
+		code, err := call(ctx, cfg.HTTP, http.MethodGet, cfg.API+"/returns/"+id, nil, &r)
 		if err == nil && code == http.StatusOK && done(r) {
 			return r, nil
 		}
@@ -114,35 +112,4 @@ func waitReturn(ctx context.Context, cfg Config, id string, done func(returnView
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// send is call with an Idempotency-Key header (when key is not empty).
-func send(ctx context.Context, cfg Config, method, path, key string, body, out any) (int, error) {
-	var payload []byte
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		payload = b
-	}
-	req, err := http.NewRequestWithContext(ctx, method, cfg.API+path, bytes.NewReader(payload))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		req.Header.Set("Idempotency-Key", key)
-	}
-	resp, err := cfg.HTTP.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	if out != nil && resp.StatusCode/100 == 2 {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			return resp.StatusCode, fmt.Errorf("decode answer: %w", err)
-		}
-	}
-	return resp.StatusCode, nil
 }

@@ -380,11 +380,4 @@ func Group(t topology.Topology, env streams.Env) *goka.GroupGraph {
 }
 
 // PendingDeadline reads a shipping table value for the timers scheduler.
-func PendingDeadline(_ string, value []byte) (time.Time, bool, error) {
-	v, err := TableCodec().Decode(value)
-	if err != nil {
-		return time.Time{}, false, err
-	}
-	d, pending := v.(streams.Envelope[State]).State.PendingDeadline()
-	return d, pending, nil
-}
+var PendingDeadline = streams.PendingDeadlines(TableCodec(), State.PendingDeadline)

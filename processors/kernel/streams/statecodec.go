@@ -8,6 +8,9 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"time"
+
+	"github.com/lovoo/goka"
 )
 
 // A processor's table value is encoded in a compact binary form: a version byte, then fields as
@@ -248,3 +251,17 @@ func (StateCodec[S, PS]) Decode(data []byte) (any, error) {
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// PendingDeadlines reads the deadline of a durable processor's table value for the timers
+// scheduler (processors/kernel/timers): table decodes values into Envelope[S], and pending says
+// the deadline a state has in effect and whether it is still to fire.
+func PendingDeadlines[S any](table goka.Codec, pending func(S) (time.Time, bool)) func(key string, value []byte) (time.Time, bool, error) {
+	return func(_ string, value []byte) (time.Time, bool, error) {
+		v, err := table.Decode(value)
+		if err != nil {
+			return time.Time{}, false, err
+		}
+		d, ok := pending(v.(Envelope[S]).State)
+		return d, ok, nil
+	}
+}
