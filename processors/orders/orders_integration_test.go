@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/orderflow/orderflow/internal/testkit/itest"
@@ -22,31 +23,7 @@ import (
 // the same Idempotency-Key returns the first order and writes nothing; the same key with another
 // request is refused and writes nothing either.
 func TestIntegrationPlaceIsAtomicAndIdempotent(t *testing.T) {
-	cfg := itest.Stack(t)
-	ctx := itest.Context(t, time.Minute)
-	pg := itest.PG(t, cfg)
-	schema := "orders_" + itest.Suffix()
-	t.Cleanup(func() { pg.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`) })
-	if _, err := pg.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	all, _ := schemas.All()
-	if _, err := gate.New(cfg.RegistryURL).Apply(ctx, all); err != nil {
-		t.Fatal(err)
-	}
-	serde, err := codec.New(codec.NewSRClient(cfg.RegistryURL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(ctx, cfg.PGDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	store := orders.NewStore(pool, serde, schema)
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ctx, pg, store, _, schema := migratedStore(t, "orders_")
 	// Outbox rows leave in the transaction that writes them: a trigger logs each insert.
 	if _, err := pg.Exec(ctx, `CREATE TABLE `+schema+`.outbox_inserts (id uuid);
 		CREATE FUNCTION `+schema+`.log_outbox_insert() RETURNS trigger LANGUAGE plpgsql AS
@@ -86,4 +63,37 @@ func TestIntegrationPlaceIsAtomicAndIdempotent(t *testing.T) {
 	if err := pg.QueryRow(ctx, `SELECT sum(quantity * unit_price_minor) FROM `+schema+`.order_lines WHERE order_id = $1`, first.OrderID).Scan(&total); err != nil || total != 399 {
 		t.Errorf("lines of the first order total %d (%v), want 399", total, err)
 	}
+}
+
+// migratedStore is a store on a fresh schema (named prefix + a suffix, dropped after the test),
+// migrated, with the shipped schemas registered: the context, the admin connection, the store, its
+// serde and the schema.
+func migratedStore(t *testing.T, prefix string) (context.Context, *pgx.Conn, *orders.Store, *codec.Serde, string) {
+	t.Helper()
+	cfg := itest.Stack(t)
+	ctx := itest.Context(t, time.Minute)
+	pg := itest.PG(t, cfg)
+	schema := prefix + itest.Suffix()
+	t.Cleanup(func() { pg.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`) })
+	if _, err := pg.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := schemas.All()
+	if _, err := gate.New(cfg.RegistryURL).Apply(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	serde, err := codec.New(codec.NewSRClient(cfg.RegistryURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(ctx, cfg.PGDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	store := orders.NewStore(pool, serde, schema)
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, pg, store, serde, schema
 }

@@ -7,17 +7,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/orderflow/orderflow/internal/testkit/itest"
 	"github.com/orderflow/orderflow/processors/kernel/topology"
 	"github.com/orderflow/orderflow/processors/orders"
 	"github.com/orderflow/orderflow/schemas"
 	"github.com/orderflow/orderflow/schemas/codec"
-	"github.com/orderflow/orderflow/schemas/gate"
 )
 
 // outboxRow is an outbox insert as the logging trigger kept it.
@@ -32,32 +28,9 @@ type outboxRow struct {
 // at 99 and A × 1 at 200.
 func returnsFixture(t *testing.T) (context.Context, *orders.Store, *codec.Serde, string, func() []outboxRow) {
 	t.Helper()
-	cfg := itest.Stack(t)
-	ctx := itest.Context(t, time.Minute)
-	pg := itest.PG(t, cfg)
-	schema := "orders_returns_" + itest.Suffix()
-	t.Cleanup(func() { pg.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`) })
-	if _, err := pg.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
+	ctx, pg, store, serde, schema := migratedStore(t, "orders_returns_")
+	if err := store.Migrate(ctx); err != nil { // the migration is idempotent
 		t.Fatal(err)
-	}
-	all, _ := schemas.All()
-	if _, err := gate.New(cfg.RegistryURL).Apply(ctx, all); err != nil {
-		t.Fatal(err)
-	}
-	serde, err := codec.New(codec.NewSRClient(cfg.RegistryURL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := pgxpool.New(ctx, cfg.PGDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	store := orders.NewStore(pool, serde, schema)
-	for range 2 { // the migration is idempotent
-		if err := store.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
 	}
 	if _, err := pg.Exec(ctx, `CREATE TABLE `+schema+`.outbox_inserts (seq serial, aggregatetype text, aggregateid text,
 			type text, payload bytea, tracingspancontext text);
