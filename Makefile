@@ -78,6 +78,7 @@ demo: up
 	ORDERFLOW_API_TOKEN=$$(compose/app.sh token) bin/orderflow load --orders $(DEMO_ORDERS) --returns $(DEMO_RETURNS)
 	@echo
 	@echo "orderflow keeps running (API on http://localhost:8080) until 'make down'."
+	@echo "The operations board: http://localhost:8080/board (log in with the token below)."
 	@echo "Its API wants a bearer token; the demo made an operations key:"
 	@echo "  export TOKEN=$$(compose/app.sh token)"
 	@echo "Try:"

@@ -62,6 +62,7 @@ ensure_os_packages() {
   command -v mvn >/dev/null || missing+=(maven)
   command -v curl >/dev/null || missing+=(curl)
   command -v ss >/dev/null || missing+=(iproute2)
+  command -v chromium >/dev/null || missing+=(chromium) # the board's browser test (pipelines/board)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing OS packages: ${missing[*]}"

@@ -62,6 +62,9 @@ func (p *pipeline) requestReturn(orderID, key string, body returnReq) (int, retu
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
+	if p.token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		p.t.Fatalf("POST return: %v", err)

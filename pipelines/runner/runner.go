@@ -35,6 +35,7 @@ import (
 	"github.com/orderflow/orderflow/internal/lag"
 	"github.com/orderflow/orderflow/internal/tracing"
 	"github.com/orderflow/orderflow/pipelines/api"
+	"github.com/orderflow/orderflow/pipelines/board"
 	"github.com/orderflow/orderflow/pipelines/catalog"
 	"github.com/orderflow/orderflow/pipelines/views"
 	"github.com/orderflow/orderflow/processors/kernel/streams"
@@ -170,6 +171,7 @@ type App struct {
 	views      *views.Views
 	pool       *pgxpool.Pool
 	handler    http.Handler
+	board      *board.Board // the operations board, with the API
 	reg        *prometheus.Registry
 	meter      *lag.Meter
 	tracer     *sdktrace.TracerProvider
@@ -259,6 +261,17 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 			slog.Warn("the API has no authentication (allowed on a loopback address only)")
 		}
 		mux.Handle("/", api.New(store, a.views, opts...))
+		// The operations board (page and /ops/*): it checks tokens itself, with the API's scopes.
+		outbox, err := connectors.ForDeployment(cfg.Endpoints, cfg.Topology.Prefix, cfg.Schema)
+		if err != nil {
+			pool.Close()
+			return nil, err
+		}
+		a.board = board.New(board.Config{Views: a.views, Auth: cfg.Auth, Topology: cfg.Topology, Endpoints: cfg.Endpoints,
+			Meter: a.meter, LagSLO: cfg.LagSLO, Slot: board.PostgresSlot(pool, outbox.Config["slot.name"])})
+		for _, path := range []string{"/board", "/board/", "/ops/", "/whoami"} {
+			mux.Handle(path, a.board)
+		}
 		a.handler = mux
 		a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "orderflow_table_recovered",
 			Help: "1 once a processor's or view's table is recovered.", ConstLabels: prometheus.Labels{"table": "views", "role": "view"}},
@@ -325,6 +338,7 @@ func (a *App) Run(ctx context.Context) error {
 		})
 	}
 	if a.views != nil {
+		g.Go(func() error { return a.board.Run(ctx) }) // the board's lag samples
 		g.Go(func() error {
 			if err := a.views.Run(ctx); err != nil {
 				slog.Error("views stopped", "err", err)

@@ -6,7 +6,10 @@
 // Consumes: the group-table topics of order-status, inventory and returns. Keeps: the local copies, and
 // the long polls waiting on an order's status (keyChanges, notify.go: per order id being waited
 // on, a channel closed when the status view stores a new value of that id; nothing for other
-// ids). Emits: nothing; the API reads through it. Ready reports whether every copy is recovered.
+// ids), and the subscribers to status changes (statusUpdates, subscribe.go: a bounded buffer each,
+// a slow one misses updates). Emits: nothing to Kafka; the API and the board read through it, and
+// Subscribe hands each stored status to its subscribers. Ready reports whether every copy is
+// recovered. List, Summary, ListReturns and ListStock (list.go) iterate a whole local copy.
 package views
 
 import (
@@ -26,10 +29,11 @@ import (
 	"github.com/orderflow/orderflow/schemas/codec"
 )
 
-// Views holds the status and stock views.
+// Views holds the status, stock and returns views.
 type Views struct {
 	status        *goka.View
-	statusChanges *keyChanges // woken by the status view's updates; see WaitFor
+	statusChanges *keyChanges    // woken by the status view's updates; see WaitFor
+	statusUpdates *statusUpdates // fed by the status view's updates; see Subscribe
 	stock         *goka.View
 	returns       *goka.View
 }
@@ -38,7 +42,7 @@ type Views struct {
 func New(brokers []string, t topology.Topology, serde *codec.Serde, stateDir string) (*Views, error) {
 	// Tolerant codecs: a value that cannot be decoded is skipped by List and an error for
 	// Status, never a stop of the view.
-	status, statusChanges, err := newStatusView(brokers, t.Table(topology.GroupOrderStatus), streams.Tolerant(orderstatus.TableCodec(serde)),
+	status, err := newObservedStatusView(brokers, t.Table(topology.GroupOrderStatus), streams.Tolerant(orderstatus.TableCodec(serde)),
 		streams.ViewOptions(brokers, string(t.Group(topology.GroupOrderStatus)), stateDir)...)
 	if err != nil {
 		return nil, fmt.Errorf("views: order-status: %w", err)
@@ -53,16 +57,35 @@ func New(brokers []string, t topology.Topology, serde *codec.Serde, stateDir str
 	if err != nil {
 		return nil, fmt.Errorf("views: returns: %w", err)
 	}
-	return &Views{status: status, statusChanges: statusChanges, stock: stock, returns: rets}, nil
+	return &Views{status: status.view, statusChanges: status.changes, statusUpdates: status.updates, stock: stock, returns: rets}, nil
 }
 
-// newStatusView creates the status view with opts; every value it stores is announced to the
-// returned keyChanges (which WaitFor sleeps on).
-func newStatusView(brokers []string, table goka.Table, c goka.Codec, opts ...goka.ViewOption) (*goka.View, *keyChanges, error) {
-	changes := newKeyChanges()
-	opts = append(opts[:len(opts):len(opts)], goka.WithViewCallback(changes.storeAndNotify))
+// observedStatusView is the status view with the two observers of what it stores.
+type observedStatusView struct {
+	view    *goka.View
+	changes *keyChanges    // per-key wake-ups (WaitFor)
+	updates *statusUpdates // every change, decoded (Subscribe)
+}
+
+// newObservedStatusView creates the status view with opts; every value it stores is announced to
+// its keyChanges (which WaitFor sleeps on) and, once the view has recovered, published decoded
+// with c to its statusUpdates (which Subscribe reads).
+func newObservedStatusView(brokers []string, table goka.Table, c goka.Codec, opts ...goka.ViewOption) (observedStatusView, error) {
+	changes, updates := newKeyChanges(), newStatusUpdates(c)
+	opts = append(opts[:len(opts):len(opts)], goka.WithViewCallback(storeNotifyAndPublish(changes, updates)))
 	view, err := goka.NewView(brokers, table, c, opts...)
-	return view, changes, err
+	if err != nil {
+		return observedStatusView{}, err
+	}
+	updates.recovered = view.Recovered
+	return observedStatusView{view: view, changes: changes, updates: updates}, nil
+}
+
+// newStatusView is newObservedStatusView without its subscribers (the tests of notify.go build
+// their view with it).
+func newStatusView(brokers []string, table goka.Table, c goka.Codec, opts ...goka.ViewOption) (*goka.View, *keyChanges, error) {
+	v, err := newObservedStatusView(brokers, table, c, opts...)
+	return v.view, v.changes, err
 }
 
 // Run runs the views until ctx ends.
@@ -148,8 +171,11 @@ func (v *Views) Stock(sku string) (Stock, error) {
 		return Stock{}, fmt.Errorf("views: stock of %s: %w", sku, cv.Err)
 	}
 	env, _ := val.(streams.Envelope[inventory.State])
-	st := env.State
-	return Stock{SKU: sku, Available: st.Available(), Reserved: st.Held(), OnHand: st.OnHand}, nil
+	return stockOf(sku, env.State), nil
+}
+
+func stockOf(sku string, st inventory.State) Stock {
+	return Stock{SKU: sku, Available: st.Available(), Reserved: st.Held(), OnHand: st.OnHand}
 }
 
 // WaitFor returns once match accepts the order's status, or when ctx ends (with ctx's error),
