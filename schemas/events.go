@@ -35,6 +35,12 @@ type OrderPlaced struct {
 	TotalMinor int64        `avro:"total_minor"`
 	PlacedAt   time.Time    `avro:"placed_at"`
 	Channel    SalesChannel `avro:"sales_channel"` // v2; v1 events read as ChannelUnknown
+	// Personal data (v3; nil when not given, and in v1/v2 events): each is sealed by
+	// internal/pii ("pii1.…") with the customer's data key, never plaintext, so erasing the
+	// customer's keys (CustomerErased) leaves it unreadable wherever the event is kept.
+	CustomerName    *string `avro:"customer_name"`
+	CustomerEmail   *string `avro:"customer_email"`
+	ShippingAddress *string `avro:"shipping_address"`
 }
 
 // SalesChannel says where an order was placed.
@@ -301,5 +307,5 @@ func Types() []interface{ AvroName() string } {
 		OrderPlaced{}, PaymentAuthorized{}, PaymentDeclined{}, PaymentRefunded{}, StockAdjusted{},
 		StockReserved{}, StockRejected{}, StockReleased{}, ShipmentCreated{}, OrderStatusChanged{},
 		SkuCommand{}, SkuReply{}, OrderStatus{}, TimerFired{}, OrderTimedOut{},
-	}, returnTypes()...)
+	}, append(returnTypes(), customerTypes()...)...)
 }

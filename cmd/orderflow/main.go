@@ -76,6 +76,7 @@ func newRootCmd() *cobra.Command {
 		newLagCmd(&cfg),
 		newReprocessCmd(&cfg),
 		newAuthCmd(),
+		newKeysCmd(&cfg),
 	)
 	return root
 }

@@ -1,5 +1,6 @@
 // Package api is orderflow's HTTP API: the order service's front door (orders, stock settings,
-// return requests and receipts) and the read side of the status, stock and returns views.
+// return requests and receipts, erasure of a customer's personal data) and the read side of the
+// status, stock and returns views.
 //
 // Consumes: HTTP requests. Keeps: no data; a token bucket per caller (WithAuth) and a slot per
 // request waiting on a status (wait_for, at most WithMaxLongPolls). Emits: writes through
@@ -55,6 +56,12 @@ type Orders interface {
 	ReceiveReturn(ctx context.Context, returnID string, condition schemas.ReturnCondition, traceparent string) (created bool, err error)
 	// ReturnOrderID returns the order of a stored return; found is false for an unknown id.
 	ReturnOrderID(ctx context.Context, returnID string) (orderID string, found bool, err error)
+	// Personal returns the customer of a placed order and its personal fields, revealed (the
+	// plaintext, or "[erased]"); found is false for an unknown id (see orders.Store).
+	Personal(ctx context.Context, orderID string) (customerID string, p orders.PersonalData, found bool, err error)
+	// EraseCustomer destroys a customer's data keys and records CustomerErased; it returns how
+	// many keys it destroyed (0 when there were none left: idempotent).
+	EraseCustomer(ctx context.Context, customerID string) (keys int, err error)
 }
 
 // Reader is what the API needs of the views.
@@ -107,6 +114,7 @@ func New(o Orders, r Reader, opts ...Option) http.Handler {
 	mux.HandleFunc("POST /orders/{id}/returns", s.requestReturn)
 	mux.HandleFunc("GET /returns/{id}", s.getReturn)
 	mux.HandleFunc("POST /returns/{id}/received", s.receiveReturn)
+	mux.HandleFunc("DELETE /customers/{customer_id}", s.eraseCustomer)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -127,6 +135,9 @@ type orderResponse struct {
 	History  []historyEntry `json:"history"`
 	Version  int64          `json:"version"`
 	TimedOut *bool          `json:"timed_out,omitempty"`
+	// Personal is the order's personal data, revealed, for a caller who may see the order (only
+	// GET /orders/{id}, and only when the order carries some).
+	Personal *personalResponse `json:"personal,omitempty"`
 }
 
 type historyEntry struct {
@@ -292,6 +303,17 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "unknown order id "+id)
 		return
 	}
+	// The caller may see the order: its personal data, revealed, from the store (an order the
+	// status table knows but the store does not, written by another producer, has none).
+	dbctx, cancel := context.WithTimeout(r.Context(), DBTimeout)
+	owner, personal, placed, perr := s.orders.Personal(dbctx, id)
+	cancel()
+	if perr != nil {
+		// the status still answers from the view: a store that is down costs the personal
+		// fields, not the read (they come back with the store)
+		slog.Warn("api: personal data of an order unavailable; answered without it", "order_id", id, "err", perr)
+		placed = false
+	}
 	timedOut := false
 	if match != nil && !(found && match(st)) {
 		// a wait: it needs one of the long-poll slots, else 503 at once
@@ -315,6 +337,9 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
 	resp := toResponse(st)
 	if match != nil {
 		resp.TimedOut = &timedOut
+	}
+	if placed && ownsOrder(r, owner) {
+		resp.Personal = toPersonal(personal)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

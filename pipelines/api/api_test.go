@@ -25,6 +25,10 @@ type memOrders struct {
 	byKey   map[string]string
 	returns map[string]*memReturn // by return id; seeded on first use (seedReturns)
 	traces  []string              // traceparents of the return writes
+	people  map[string]memPerson  // personal data by order id (customers_test.go)
+	erased  map[string]bool       // customers erased since their last personal data
+	// personalReads counts Personal calls (each reveals an order's personal data)
+	personalReads int
 }
 
 func (m *memOrders) Place(_ context.Context, req orders.NewOrder, key, _ string) (orders.Placed, error) {
@@ -38,12 +42,16 @@ func (m *memOrders) Place(_ context.Context, req orders.NewOrder, key, _ string)
 	if key != "" {
 		m.byKey[key] = id
 	}
+	m.remember(id, req)
 	return orders.Placed{OrderID: id, Created: true}, nil
 }
 func (m *memOrders) SetStock(_ context.Context, sku string, n int64, _ string) (string, error) {
 	return "e", orders.ValidateStock(sku, n)
 }
 func (m *memOrders) Owner(_ context.Context, id string) (string, bool, error) {
+	if p, ok := m.people[id]; ok {
+		return p.customer, true, nil
+	}
 	if id == "o-placed" {
 		return "c-placed", true, nil
 	}

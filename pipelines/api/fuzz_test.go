@@ -42,6 +42,12 @@ func FuzzHandlers(f *testing.F) {
 		{"POST", "/returns/" + labelIssued + "/received", `{"condition":"ok"}`, "0123456789abcdef-ops"},
 		{"POST", "/returns/" + inspected + "/received", `{"condition":"Damaged"}`, "0123456789abcdef-ops"},
 		{"POST", "/returns/" + requested + "/received", `{"condition":"ok"}`, "0123456789abcdef-alice"},
+		{"POST", "/orders", personalOrder, "0123456789abcdef-alice\nk-4"},
+		{"POST", "/orders", strings.Replace(personalOrder, "zoe@example.org", "zoe@@x", 1), "0123456789abcdef-ops"},
+		{"GET", "/orders/o-c-known", "", "0123456789abcdef-alice"},
+		{"DELETE", "/customers/c-known", "", "0123456789abcdef-ops"},
+		{"DELETE", "/customers/c-known", "", "0123456789abcdef-alice"},
+		{"DELETE", "/customers/%2e%2e", "", "0123456789abcdef-ops"},
 	} {
 		f.Add(seed.method, seed.path, seed.body, seed.token)
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/endpoints"
 	"github.com/orderflow/orderflow/internal/lag"
+	"github.com/orderflow/orderflow/internal/pii"
 	"github.com/orderflow/orderflow/internal/tracing"
 	"github.com/orderflow/orderflow/pipelines/api"
 	"github.com/orderflow/orderflow/pipelines/board"
@@ -242,7 +243,19 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		}
 		a.pool = pool
 		a.reg.MustRegister(connectors.NewSlotCollector(pool)) // WAL the replication slots hold back
-		store := orders.NewStore(pool, serde, cfg.Schema)
+		// Personal data is sealed per customer (crypto-shredding): the keystore's table lives
+		// next to the orders, its master keys come from the environment or the state directory.
+		masters, err := pii.LoadMasterKeys(cfg.StateDir)
+		if err != nil {
+			pool.Close()
+			return nil, err
+		}
+		keystore := pii.NewKeystore(pool, cfg.Schema, masters)
+		if err := keystore.Migrate(ctx); err != nil {
+			pool.Close()
+			return nil, err
+		}
+		store := orders.NewStore(pool, serde, cfg.Schema, orders.WithKeystore(keystore))
 		if err := store.Migrate(ctx); err != nil {
 			pool.Close()
 			return nil, err

@@ -24,6 +24,13 @@ EXCEPTION WHEN duplicate_object THEN
     NULL;
 END $$;
 
+-- Personal data of an order, sealed by internal/pii ("pii1.…" with the customer's data key; see
+-- processors/orders/personal.go), never plaintext; NULL when the order did not carry the field.
+-- Erasing the customer destroys its keys, so these read as erased without touching the rows.
+ALTER TABLE {{schema}}.orders ADD COLUMN IF NOT EXISTS customer_name_sealed    text NULL;
+ALTER TABLE {{schema}}.orders ADD COLUMN IF NOT EXISTS customer_email_sealed   text NULL;
+ALTER TABLE {{schema}}.orders ADD COLUMN IF NOT EXISTS shipping_address_sealed text NULL;
+
 CREATE TABLE IF NOT EXISTS {{schema}}.order_lines (
     order_id         text    NOT NULL REFERENCES {{schema}}.orders(order_id),
     line_no          int     NOT NULL,

@@ -56,6 +56,11 @@ type NewOrder struct {
 	CustomerID string `json:"customer_id"`
 	Currency   string `json:"currency"`
 	Items      []Item `json:"items"`
+	// Personal data, optional (see personal.go): sealed with the customer's data key before it
+	// is stored or emitted. omitempty keeps the request hash of an order without them as it was.
+	CustomerName    string `json:"customer_name,omitempty"`    // at most MaxCustomerName bytes
+	CustomerEmail   string `json:"customer_email,omitempty"`   // at most MaxCustomerEmail bytes, one "@"
+	ShippingAddress string `json:"shipping_address,omitempty"` // at most MaxShippingAddress bytes
 }
 
 // Validate reports the first problem of the request, wrapped in ErrInvalid.
@@ -85,7 +90,7 @@ func (r NewOrder) Validate() error {
 	if total, err := r.total(); err != nil || total > schemas.MaxTotalMinor {
 		return fmt.Errorf("%w: the order total exceeds %d minor units", ErrInvalid, int64(schemas.MaxTotalMinor))
 	}
-	return nil
+	return r.validatePersonal()
 }
 
 // total adds the lines up with checked arithmetic (an overflow is an error, never a wrapped sum).
@@ -109,6 +114,9 @@ func (r NewOrder) Total() int64 {
 	return t
 }
 
+// hash identifies the request for idempotency: a digest of the whole request, personal data in
+// plaintext included (a retry with the same body is the same request), of which only the digest is
+// ever stored.
 func (r NewOrder) hash() string {
 	b, _ := json.Marshal(r)
 	sum := sha256.Sum256(b)
@@ -120,11 +128,16 @@ type Store struct {
 	pool   *pgxpool.Pool
 	serde  *codec.Serde
 	schema string
+	keys   Keystore // nil: orders with personal data are refused (see WithKeystore)
 }
 
 // NewStore returns a store writing to tables and the outbox in schema.
-func NewStore(pool *pgxpool.Pool, serde *codec.Serde, schema string) *Store {
-	return &Store{pool: pool, serde: serde, schema: schema}
+func NewStore(pool *pgxpool.Pool, serde *codec.Serde, schema string, opts ...StoreOption) *Store {
+	s := &Store{pool: pool, serde: serde, schema: schema}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
 }
 
 // Migrate creates the outbox, orders, order_lines, stock_versions and returns tables
@@ -148,6 +161,8 @@ type Placed struct {
 
 // Place validates and stores the order with its OrderPlaced outbox event in one transaction.
 // With an idempotency key, a retried request returns the first order and writes nothing.
+// Personal data is sealed with the keystore before anything is written; only the sealed strings
+// are stored and emitted (a store without a keystore refuses it with ErrInvalid).
 func (s *Store) Place(ctx context.Context, req NewOrder, idempotencyKey, traceparent string) (Placed, error) {
 	if err := req.Validate(); err != nil {
 		return Placed{}, err
@@ -156,6 +171,10 @@ func (s *Store) Place(ctx context.Context, req NewOrder, idempotencyKey, tracepa
 		return Placed{}, fmt.Errorf("%w: Idempotency-Key longer than 200 characters", ErrInvalid)
 	}
 	hash := req.hash()
+	personal, err := s.seal(ctx, req)
+	if err != nil {
+		return Placed{}, err
+	}
 	orderID := uuid.NewString()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	var key any
@@ -164,7 +183,8 @@ func (s *Store) Place(ctx context.Context, req NewOrder, idempotencyKey, tracepa
 	}
 
 	event := schemas.OrderPlaced{OrderID: orderID, CustomerID: req.CustomerID, Currency: req.Currency,
-		TotalMinor: req.Total(), PlacedAt: now, Channel: schemas.ChannelAPI}
+		TotalMinor: req.Total(), PlacedAt: now, Channel: schemas.ChannelAPI,
+		CustomerName: personal.name, CustomerEmail: personal.email, ShippingAddress: personal.address}
 	lineNo, skus, quantities, prices := make([]int32, len(req.Items)), make([]string, len(req.Items)), make([]int32, len(req.Items)), make([]int64, len(req.Items))
 	for i, it := range req.Items {
 		lineNo[i], skus[i], quantities[i], prices[i] = int32(i+1), it.SKU, int32(it.Quantity), it.UnitPriceMinor
@@ -182,9 +202,10 @@ func (s *Store) Place(ctx context.Context, req NewOrder, idempotencyKey, tracepa
 	// A reused idempotency key fails the first insert, and with it the whole batch.
 	batch := &pgx.Batch{}
 	batch.Queue(`INSERT INTO `+s.schema+`.orders
-		(order_id, customer_id, currency, total_minor, placed_at, idempotency_key, request_hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		orderID, req.CustomerID, req.Currency, req.Total(), now, key, hash)
+		(order_id, customer_id, currency, total_minor, placed_at, idempotency_key, request_hash,
+		 customer_name_sealed, customer_email_sealed, shipping_address_sealed)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		orderID, req.CustomerID, req.Currency, req.Total(), now, key, hash, personal.name, personal.email, personal.address)
 	batch.Queue(`INSERT INTO `+s.schema+`.order_lines (order_id, line_no, sku, quantity, unit_price_minor)
 		SELECT $1, l.line_no, l.sku, l.quantity, l.unit_price_minor
 		FROM unnest($2::int[], $3::text[], $4::int[], $5::bigint[]) AS l(line_no, sku, quantity, unit_price_minor)`,

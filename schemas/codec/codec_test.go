@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"encoding/hex"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -44,7 +45,8 @@ func samples() []Named {
 	return []Named{
 		schemas.OrderPlaced{Meta: meta("OrderPlaced"), OrderID: "o-1", CustomerID: "c-1", Currency: "EUR",
 			Lines:      []schemas.OrderLine{{SKU: "SKU-1", Quantity: 2, UnitPriceMinor: 1299}, {SKU: "SKU-2", Quantity: 1, UnitPriceMinor: 500}},
-			TotalMinor: 3098, PlacedAt: at, Channel: schemas.ChannelWeb},
+			TotalMinor: 3098, PlacedAt: at, Channel: schemas.ChannelWeb,
+			CustomerName: ptr("pii1.bmFtZQ"), CustomerEmail: ptr("pii1.ZW1haWw"), ShippingAddress: ptr("pii1.YWRkcmVzcw")},
 		schemas.PaymentAuthorized{Meta: meta("PaymentAuthorized"), OrderID: "o-1", AmountMinor: 3098, Currency: "EUR"},
 		schemas.PaymentDeclined{Meta: meta("PaymentDeclined"), OrderID: "o-1", AmountMinor: 3098, Currency: "EUR",
 			Reason: schemas.DeclineAmountOverLimit, Detail: "limit 500000"},
@@ -72,6 +74,8 @@ func samples() []Named {
 		schemas.ReturnLabelVoided{Meta: meta("ReturnLabelVoided"), OrderID: "o-1", ReturnID: "o-1-r1a2b", LabelID: "lbl-o-1-r1a2b"},
 		schemas.ReturnRefunded{Meta: meta("ReturnRefunded"), OrderID: "o-1", ReturnID: "o-1-r1a2b", AmountMinor: 1299, Currency: "EUR"},
 		schemas.ReturnRestocked{Meta: meta("ReturnRestocked"), OrderID: "o-1", ReturnID: "o-1-r1a2b", SKU: "SKU-1", Quantity: 1, Available: 9},
+		schemas.CustomerErased{Meta: schemas.Metadata{EventID: "3d5e7f90-1a2b-4c3d-8e9f-0a1b2c3d4e5f", EventType: "CustomerErased",
+			OccurredAt: at, CorrelationID: "c-1"}, CustomerID: "c-1", ErasedAt: at, Keys: 2},
 		schemas.OrderStatus{OrderID: "o-1", Status: schemas.StatusCancelled, Reason: &reason, CustomerID: "c-1",
 			TotalMinor: 3098, Currency: "EUR", PlacedAt: ptr(at), CancelledAt: ptr(at.Add(time.Second)), Version: 2,
 			History:         []schemas.StatusEntry{{Status: schemas.StatusPlaced, At: at}, {Status: schemas.StatusCancelled, At: at.Add(time.Second)}},
@@ -240,4 +244,82 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("nil value without an error")
 		}
 	})
+}
+
+// OrderPlaced v3 added customer_name, customer_email and shipping_address (sealed personal data,
+// ["null","string"] default null) at the end. Events of v1 (no sales_channel either) and v2 (no
+// personal fields) decode with today's code, the personal fields nil; no version is a breaking
+// change from any other (FULL_TRANSITIVE), and a v3 event read by a v2 consumer simply lacks them.
+func TestOrderPlacedWithoutPersonalFieldsUpcasts(t *testing.T) {
+	current, reg := newTestSerde(t)
+	shipped, err := schemas.Lookup("orderflow.events.OrderPlaced")
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := map[string]string{"v3": shipped.Text}
+	for _, v := range []string{"v1", "v2"} {
+		text, err := os.ReadFile("../testdata/" + v + "/order_placed.avsc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts[v] = string(text)
+	}
+	for _, pair := range [][2]string{{"v1", "v2"}, {"v1", "v3"}, {"v2", "v3"}, {"v3", "v2"}, {"v3", "v1"}} {
+		changes, err := Diff(texts[pair[0]], texts[pair[1]])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range changes {
+			if c.Breaking {
+				t.Errorf("%s → %s: breaking change %s: %s", pair[0], pair[1], c.Path, c.What)
+			}
+		}
+	}
+
+	placed := samples()[0].(schemas.OrderPlaced)
+	for _, v := range []string{"v1", "v2"} {
+		t.Run(v, func(t *testing.T) {
+			old := schemas.Schema{File: v + "/order_placed.avsc", Name: shipped.Name, Subject: shipped.Subject, Text: texts[v]}
+			reg.Register(old.Subject, old.Text)
+			oldProducer, err := New(reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := oldProducer.WithSchema(old); err != nil {
+				t.Fatal(err)
+			}
+			data, err := oldProducer.Encode(placed) // the personal fields are not in the old schema
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := DecodeInto[schemas.OrderPlaced](current, data)
+			if err != nil {
+				t.Fatalf("current code cannot read a %s event: %v", v, err)
+			}
+			if got.CustomerName != nil || got.CustomerEmail != nil || got.ShippingAddress != nil {
+				t.Errorf("personal fields of a %s event: %v %v %v, want nil", v, got.CustomerName, got.CustomerEmail, got.ShippingAddress)
+			}
+			want := placed
+			want.CustomerName, want.CustomerEmail, want.ShippingAddress = nil, nil, nil
+			if v == "v1" {
+				want.Channel = schemas.ChannelUnknown
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s event read as\n %+v\nwant\n %+v", v, got, want)
+			}
+
+			// and a v3 event read by a consumer of the older version: the new fields are skipped
+			v3data, err := current.Encode(placed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := DecodeInto[schemas.OrderPlaced](oldProducer, v3data)
+			if err != nil {
+				t.Fatalf("a %s consumer cannot read a v3 event: %v", v, err)
+			}
+			if back.OrderID != placed.OrderID || back.CustomerName != nil {
+				t.Errorf("v3 event read by %s: %+v", v, back)
+			}
+		})
+	}
 }

@@ -27,6 +27,8 @@ const (
 	AggregateStock = "stock"
 	// AggregateReturn: return requests and receipts (the return API), keyed by order id.
 	AggregateReturn = "return"
+	// AggregateCustomer: customer-level facts (CustomerErased), keyed by customer id.
+	AggregateCustomer = "customer"
 )
 
 // Processor groups.
@@ -150,6 +152,9 @@ func (t Topology) TimerFirings() goka.Stream { return t.name("timers.fired") }
 // keyed by order id.
 func (t Topology) ReturnEvents() goka.Stream { return t.name(AggregateReturn + ".events") }
 
+// CustomerEvents carries CustomerErased from the outbox, keyed by customer id.
+func (t Topology) CustomerEvents() goka.Stream { return t.name(AggregateCustomer + ".events") }
+
 // ReturnTasks carries the returns orchestrator's commands to shipping and payments, keyed by
 // order id (its commands to the inventory ledger go on SkuCommands, keyed by SKU).
 func (t Topology) ReturnTasks() goka.Stream { return t.name("returns.tasks") }
@@ -187,6 +192,7 @@ func (t Topology) Contracts() map[string][]string {
 		string(t.ReturnTasks()):     {"IssueReturnLabel", "VoidReturnLabel", "RefundReturn"},
 		string(t.ReturnReplies()):   {"ReturnLabelIssued", "ReturnLabelVoided", "ReturnRefunded", "ReturnRestocked"},
 		string(t.ReturnTimers()):    {"TimerFired"},
+		string(t.CustomerEvents()):  {"CustomerErased"},
 	}
 }
 
@@ -206,7 +212,7 @@ func (t Topology) Table(processor string) goka.Table { return goka.GroupTable(t.
 func (t Topology) Streams() []goka.Stream {
 	return []goka.Stream{t.OrderEvents(), t.StockEvents(), t.PaymentEvents(), t.InventoryEvents(),
 		t.SkuCommands(), t.SkuReplies(), t.ShippingEvents(), t.StatusChanges(), t.DeadlineEvents(), t.TimerFirings(),
-		t.ReturnEvents(), t.ReturnTasks(), t.ReturnReplies(), t.ReturnTimers()}
+		t.ReturnEvents(), t.ReturnTasks(), t.ReturnReplies(), t.ReturnTimers(), t.CustomerEvents()}
 }
 
 // DLQSuffix names a stream's dead-letter topic (<stream>.dlq).
