@@ -242,4 +242,3 @@ func pgDump() string {
 	}
 	return "pg_dump"
 }
-
