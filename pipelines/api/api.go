@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -30,6 +29,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/orderflow/orderflow/internal/auth"
+	"github.com/orderflow/orderflow/internal/httpjson"
 	"github.com/orderflow/orderflow/internal/tracing"
 	"github.com/orderflow/orderflow/pipelines/views"
 	"github.com/orderflow/orderflow/processors/orders"
@@ -462,28 +462,7 @@ func (s *Server) getStock(w http.ResponseWriter, r *http.Request) {
 
 // decodeBody reads one JSON object with no unknown fields from a body of at most MaxBody bytes.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		// strict: nothing but white space may follow the value (a stray "}" included)
-		if _, next := dec.Token(); !errors.Is(next, io.EOF) {
-			err = errors.New("body holds data after the JSON value")
-		}
-	}
-	var tooBig *http.MaxBytesError
-	switch {
-	case err == nil:
-		return true
-	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", MaxBody))
-	case errors.Is(err, io.EOF):
-		writeError(w, http.StatusBadRequest, "empty body: a JSON object is required")
-	default:
-		writeError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
-	}
-	return false
+	return httpjson.DecodeBody(w, r, v, MaxBody)
 }
 
 // span starts a server span continuing the request's traceparent (a no-op without a tracer).
@@ -514,15 +493,9 @@ var traceparentRe = regexp.MustCompile(`^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2
 
 func validTraceparent(tp string) bool { return traceparentRe.MatchString(tp) }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { httpjson.Write(w, code, v) }
 
-func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
-}
+func writeError(w http.ResponseWriter, code int, msg string) { httpjson.WriteError(w, code, msg) }
 
 // jsonErrors turns the mux's plain-text 404 and 405 answers into JSON errors, and answers a
 // path that is not in canonical form ("//", "/./", "/../") with a JSON 404 where the mux would

@@ -4,28 +4,22 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"path"
 	"strings"
 
 	"github.com/orderflow/orderflow/internal/auth"
+	"github.com/orderflow/orderflow/internal/httpjson"
 )
 
 // MaxBody is the largest request body accepted.
 const MaxBody = 1 << 20
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	w.Header().Set("Cache-Control", "no-store")
+	httpjson.Write(w, code, v)
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
@@ -50,27 +44,7 @@ func unavailable(w http.ResponseWriter, r *http.Request, what string, err error)
 // decodeBody reads one JSON object with no unknown fields from a body of at most MaxBody bytes;
 // it answers 400 or 413 and returns false otherwise.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if _, next := dec.Token(); !errors.Is(next, io.EOF) {
-			err = errors.New("body holds data after the JSON value")
-		}
-	}
-	var tooBig *http.MaxBytesError
-	switch {
-	case err == nil:
-		return true
-	case errors.As(err, &tooBig):
-		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", MaxBody))
-	case errors.Is(err, io.EOF):
-		writeError(w, http.StatusBadRequest, "empty body: a JSON object is required")
-	default:
-		writeError(w, http.StatusBadRequest, "malformed JSON: "+err.Error())
-	}
-	return false
+	return httpjson.DecodeBody(w, r, v, MaxBody)
 }
 
 type principalKey struct{}
