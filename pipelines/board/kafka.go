@@ -118,6 +118,9 @@ func (k *kafkaCluster) dial() (sarama.Client, sarama.ClusterAdmin, error) {
 	cfg := kafka.NewSaramaConfig("orderflow-board")
 	cfg.Net.DialTimeout = kafkaDialTimeout
 	cfg.Metadata.Retry.Max = 1
+	// A scan reads a range up to a known end: a fetch should answer at once with what there is,
+	// not wait for more (sarama's 500 ms default made every scanned topic cost 0.6 s).
+	cfg.Consumer.MaxWaitTime = 10 * time.Millisecond
 	client, err := sarama.NewClient(k.ep.Brokers, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("board: connect to Kafka %v: %w", k.ep.Brokers, err)
