@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"log/slog"
 	"strings"
 
@@ -57,7 +58,9 @@ type keyStore interface {
 	// get returns a key by id, live or erased; found is false when it is unknown.
 	get(ctx context.Context, id uuid.UUID) (rec keyRecord, found bool, err error)
 	// erase destroys every live key of the customer and returns how many it destroyed.
-	erase(ctx context.Context, customer string) (int, error)
+	// erase destroys the customer's live keys and, in the same transaction, runs then (nil: none)
+	// with the count; an error of then rolls both back.
+	erase(ctx context.Context, customer string, then func(tx pgx.Tx, keys int) error) (int, error)
 	// rotateBatch, in one transaction, lists up to limit live keys with an id above after and a
 	// master other than current, ordered by id; for each, calls rewrap and, when it returns a
 	// wrapped key, stores it with master current by compare-and-set on the listed master (a key
@@ -156,7 +159,14 @@ func (k *Keystore) Reveal(ctx context.Context, customerID, field, sealed string)
 // minute. It is idempotent: a second call returns 0. The next Seal for the customer creates a
 // new key.
 func (k *Keystore) Erase(ctx context.Context, customerID string) (keys int, err error) {
-	n, err := k.store.erase(ctx, customerID)
+	return k.EraseThen(ctx, customerID, nil)
+}
+
+// EraseThen is Erase with then run in the transaction that destroys the keys (given the number
+// destroyed): the caller's record of the erasure (an outbox row) commits with it, or neither
+// does. then may be nil.
+func (k *Keystore) EraseThen(ctx context.Context, customerID string, then func(tx pgx.Tx, keys int) error) (keys int, err error) {
+	n, err := k.store.erase(ctx, customerID, then)
 	k.cache.evictCustomer(customerID) // even on error: the erase may have committed
 	if err != nil {
 		return 0, fmt.Errorf("pii: erase: %w", err)

@@ -3,6 +3,7 @@ package pii
 import (
 	"bytes"
 	"context"
+	"github.com/jackc/pgx/v5"
 	"sort"
 	"sync"
 
@@ -56,17 +57,24 @@ func (s *memStore) get(_ context.Context, id uuid.UUID) (keyRecord, bool, error)
 	return clone(r), true, nil
 }
 
-func (s *memStore) erase(_ context.Context, customer string) (int, error) {
+func (s *memStore) erase(_ context.Context, customer string, then func(pgx.Tx, int) error) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
+	var live []*keyRecord
 	for _, r := range s.rows {
 		if r.customer == customer && !r.erased {
-			r.wrapped, r.erased = nil, true
-			n++
+			live = append(live, r)
 		}
 	}
-	return n, nil
+	if then != nil {
+		if err := then(nil, len(live)); err != nil {
+			return 0, err // rolled back: nothing erased
+		}
+	}
+	for _, r := range live {
+		r.wrapped, r.erased = nil, true
+	}
+	return len(live), nil
 }
 
 func (s *memStore) rotateBatch(_ context.Context, current string, after uuid.UUID, limit int,

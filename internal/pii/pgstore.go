@@ -115,17 +115,28 @@ func (s *pgStore) get(ctx context.Context, id uuid.UUID) (keyRecord, bool, error
 	return rec, true, nil
 }
 
-func (s *pgStore) erase(ctx context.Context, customer string) (int, error) {
+func (s *pgStore) erase(ctx context.Context, customer string, then func(tx pgx.Tx, keys int) error) (int, error) {
 	t, err := s.table()
 	if err != nil {
 		return 0, err
 	}
-	tag, err := s.db.Exec(ctx, `UPDATE `+t+` SET wrapped = NULL, erased_at = now()
-		WHERE customer_id = $1 AND erased_at IS NULL`, customer)
+	var n int
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE `+t+` SET wrapped = NULL, erased_at = now()
+			WHERE customer_id = $1 AND erased_at IS NULL`, customer)
+		if err != nil {
+			return err
+		}
+		n = int(tag.RowsAffected())
+		if then != nil {
+			return then(tx, n)
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, err
 	}
-	return int(tag.RowsAffected()), nil
+	return n, nil
 }
 
 func (s *pgStore) rotateBatch(ctx context.Context, current string, after uuid.UUID, limit int,

@@ -33,7 +33,9 @@ type Keystore interface {
 	Reveal(ctx context.Context, customerID, field, sealed string) string
 	// Erase destroys every data key of the customer and returns how many it destroyed
 	// (idempotent: 0 once they are gone).
-	Erase(ctx context.Context, customerID string) (keys int, err error)
+	// EraseThen destroys the customer's data keys and runs then, given how many, in the same
+	// transaction: both commit or neither does.
+	EraseThen(ctx context.Context, customerID string, then func(tx pgx.Tx, keys int) error) (keys int, err error)
 }
 
 // Field names under which the personal fields are sealed (the keystore binds each sealed value to
@@ -180,30 +182,30 @@ func (s *Store) EraseCustomer(ctx context.Context, customerID string) (keys int,
 	if s.keys == nil {
 		return 0, fmt.Errorf("orders: erase customer %s: %w", customerID, ErrNoKeystore)
 	}
-	keys, err = s.keys.Erase(ctx, customerID)
+	// The keys go, and the record of it with them, in one transaction: an erasure is never
+	// left without its CustomerErased, and a retry after a failure finds the keys still there.
+	keys, err = s.keys.EraseThen(ctx, customerID, func(tx pgx.Tx, keys int) error {
+		if keys <= 0 {
+			return nil // erased before: nothing new to record
+		}
+		// The idempotency hash of the customer's orders covered their personal fields: a plain
+		// hash someone could test guesses against. It goes too (a retry of such a request is
+		// then refused as a conflict, never placed twice).
+		if _, err := tx.Exec(ctx, `UPDATE `+s.schema+`.orders SET request_hash = 'erased' WHERE customer_id = $1`, customerID); err != nil {
+			return fmt.Errorf("clear the request hashes: %w", err)
+		}
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		eventID := uuid.New()
+		payload, err := s.serde.Encode(erasedEvent(eventID, customerID, keys, now))
+		if err != nil {
+			return fmt.Errorf("encode CustomerErased: %w", err)
+		}
+		_, err = outbox.Insert(ctx, tx, s.schema, outbox.Event{ID: eventID, AggregateType: topology.AggregateCustomer,
+			AggregateID: customerID, Type: "CustomerErased", Payload: payload, OccurredAt: now})
+		return err
+	})
 	if err != nil {
-		return 0, fmt.Errorf("orders: erase the keys of customer %s: %w", customerID, err)
-	}
-	if keys <= 0 {
-		return 0, nil
-	}
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	eventID := uuid.New()
-	payload, err := s.serde.Encode(erasedEvent(eventID, customerID, keys, now))
-	if err != nil {
-		return keys, fmt.Errorf("orders: customer %s erased (%d keys), but encoding CustomerErased failed: %w", customerID, keys, err)
-	}
-	batch := &pgx.Batch{}
-	// The idempotency hash of the customer's orders covered their personal fields: a plain hash
-	// someone could test guesses against. It goes with the event (a retry of such a request is
-	// then refused as a conflict, never placed twice).
-	batch.Queue(`UPDATE `+s.schema+`.orders SET request_hash = 'erased' WHERE customer_id = $1`, customerID)
-	if _, err := outbox.Queue(batch, s.schema, outbox.Event{ID: eventID, AggregateType: topology.AggregateCustomer,
-		AggregateID: customerID, Type: "CustomerErased", Payload: payload, OccurredAt: now}); err != nil {
-		return keys, err
-	}
-	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
-		return keys, fmt.Errorf("orders: customer %s erased (%d keys), but recording CustomerErased failed: %w", customerID, keys, err)
+		return 0, fmt.Errorf("orders: erase customer %s: %w", customerID, err)
 	}
 	return keys, nil
 }

@@ -149,6 +149,21 @@ func TestIntegrationPersonalDataSealedAndErased(t *testing.T) {
 		t.Errorf("Personal of an unknown order: found %v, %v", found, err)
 	}
 
+	// an erasure whose record can not be written destroys nothing: the keys and the
+	// CustomerErased commit together (the outbox is briefly unwritable here)
+	if _, err := pg.Exec(ctx, `ALTER TABLE `+schema+`.outbox RENAME TO outbox_away`); err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := store.EraseCustomer(ctx, "c-pii"); err == nil {
+		t.Errorf("EraseCustomer with no outbox: %d keys and no error", keys)
+	}
+	if _, err := pg.Exec(ctx, `ALTER TABLE `+schema+`.outbox_away RENAME TO outbox`); err != nil {
+		t.Fatal(err)
+	}
+	if _, p, _, err := store.Personal(ctx, placed.OrderID); err != nil || p.Name == pii.Erased {
+		t.Fatalf("after a failed erasure: %+v %v, want the data still readable", p, err)
+	}
+
 	keys, err := store.EraseCustomer(ctx, "c-pii")
 	if err != nil || keys != 1 {
 		t.Fatalf("EraseCustomer: %d %v, want 1 key", keys, err)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"github.com/jackc/pgx/v5"
 	"strings"
 	"testing"
 	"time"
@@ -58,9 +59,14 @@ func (k *fakeKeystore) Reveal(_ context.Context, customer, _ string, sealed stri
 	return k.sealed[sealed]
 }
 
-func (k *fakeKeystore) Erase(_ context.Context, customer string) (int, error) {
+func (k *fakeKeystore) EraseThen(_ context.Context, customer string, then func(pgx.Tx, int) error) (int, error) {
 	k.calls = append(k.calls, "erase "+customer)
 	n := k.keys[customer]
+	if then != nil {
+		if err := then(nil, n); err != nil {
+			return 0, err
+		}
+	}
 	k.keys[customer] = 0
 	return n, nil
 }
