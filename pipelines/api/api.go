@@ -13,13 +13,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -125,7 +123,7 @@ func New(o Orders, r Reader, opts ...Option) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	return recoverJSON(s.authenticate(jsonErrors(mux)))
+	return recoverJSON(s.authenticate(httpjson.ExactRoutes(mux, false, writeError)))
 }
 
 type orderResponse struct {
@@ -496,52 +494,6 @@ func validTraceparent(tp string) bool { return traceparentRe.MatchString(tp) }
 func writeJSON(w http.ResponseWriter, code int, v any) { httpjson.Write(w, code, v) }
 
 func writeError(w http.ResponseWriter, code int, msg string) { httpjson.WriteError(w, code, msg) }
-
-// jsonErrors turns the mux's plain-text 404 and 405 answers into JSON errors, and answers a
-// path that is not in canonical form ("//", "/./", "/../") with a JSON 404 where the mux would
-// redirect with an HTML body.
-func jsonErrors(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; p == "" || path.Clean(p) != p {
-			writeError(w, http.StatusNotFound, "no such endpoint (paths are matched exactly)")
-			return
-		}
-		_, pattern := mux.Handler(r)
-		if pattern == "" {
-			rec := &statusRecorder{ResponseWriter: w}
-			mux.ServeHTTP(rec, r)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
-}
-
-// statusRecorder replaces a plain-text error body with a JSON one.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	s.code = code
-	msg := http.StatusText(code)
-	if code == http.StatusMethodNotAllowed {
-		msg = "method not allowed on this path"
-	} else if code == http.StatusNotFound {
-		msg = "no such endpoint"
-	}
-	s.ResponseWriter.Header().Set("Content-Type", "application/json")
-	s.ResponseWriter.Header().Del("X-Content-Type-Options")
-	s.ResponseWriter.WriteHeader(code)
-	_ = json.NewEncoder(s.ResponseWriter).Encode(map[string]string{"error": msg})
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.code != 0 {
-		return len(b), nil // the plain-text body is replaced
-	}
-	return s.ResponseWriter.Write(b)
-}
 
 func recoverJSON(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

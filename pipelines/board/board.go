@@ -26,6 +26,7 @@ import (
 
 	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/endpoints"
+	"github.com/orderflow/orderflow/internal/httpjson"
 	"github.com/orderflow/orderflow/internal/lag"
 	"github.com/orderflow/orderflow/pipelines/catalog"
 	"github.com/orderflow/orderflow/pipelines/views"
@@ -173,5 +174,5 @@ func (b *Board) routes() http.Handler {
 	ops("GET /ops/inventory", b.inventory)
 	ops("GET /ops/health", b.health)
 	ops("POST /ops/dead-letters/replay", b.replay)
-	return recoverJSON(jsonErrors(mux))
+	return recoverJSON(httpjson.ExactRoutes(mux, true, writeError))
 }

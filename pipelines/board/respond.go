@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"path"
-	"strings"
 
 	"github.com/orderflow/orderflow/internal/auth"
 	"github.com/orderflow/orderflow/internal/httpjson"
@@ -88,54 +86,6 @@ func requireOperations(next http.HandlerFunc) http.Handler {
 		}
 		next(w, r)
 	})
-}
-
-// jsonErrors answers what the mux has no route for with a JSON 404 or 405 (the mux's own are
-// plain text), and a path that is not in canonical form ("//", "/./", "/../") with a JSON 404
-// where the mux would redirect.
-func jsonErrors(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		clean := path.Clean(p)
-		if strings.HasSuffix(p, "/") && clean != "/" {
-			clean += "/"
-		}
-		if p == "" || clean != p {
-			writeError(w, http.StatusNotFound, "no such endpoint (paths are matched exactly)")
-			return
-		}
-		if _, pattern := mux.Handler(r); pattern == "" {
-			mux.ServeHTTP(&errorRecorder{ResponseWriter: w}, r)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
-}
-
-// errorRecorder replaces the mux's plain-text error with a JSON one.
-type errorRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (e *errorRecorder) WriteHeader(code int) {
-	e.code = code
-	msg := http.StatusText(code)
-	switch code {
-	case http.StatusMethodNotAllowed:
-		msg = "method not allowed on this path"
-	case http.StatusNotFound:
-		msg = "no such endpoint"
-	}
-	e.ResponseWriter.Header().Del("X-Content-Type-Options")
-	writeError(e.ResponseWriter, code, msg)
-}
-
-func (e *errorRecorder) Write(b []byte) (int, error) {
-	if e.code != 0 {
-		return len(b), nil // the plain-text body is replaced
-	}
-	return e.ResponseWriter.Write(b)
 }
 
 // recoverJSON turns a panic into a 503 with a request id (the panic goes to the log).
