@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/lovoo/goka"
 
+	"github.com/orderflow/orderflow/internal/kafka"
 	"github.com/orderflow/orderflow/internal/pii"
 	"github.com/orderflow/orderflow/internal/testkit/itest"
 	"github.com/orderflow/orderflow/pipelines/reprocess"
@@ -163,8 +164,13 @@ func TestIntegrationErasureLeavesNoPlaintext(t *testing.T) {
 		topics = append(topics, goka.Stream(p.topo.Table(proc)))
 	}
 	sealed, scanned := 0, 0
+	client, err := sarama.NewClient(p.cfg.Brokers, kafka.NewSaramaConfig("itest-erasure"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
 	for _, topic := range topics {
-		if err := itest.ReadAll(itest.Context(t, time.Minute), p.cfg, string(topic), func(m *sarama.ConsumerMessage) {
+		if err := kafka.ReadTopic(itest.Context(t, time.Minute), client, string(topic), func(m *sarama.ConsumerMessage) {
 			scanned++
 			found("topic "+string(topic), m.Key)
 			found("topic "+string(topic), m.Value)

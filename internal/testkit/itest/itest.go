@@ -182,58 +182,6 @@ func ConsumeUntil(ctx context.Context, cfg endpoints.Endpoints, topic string, ke
 	}
 }
 
-// ReadAll calls each for every record of topic, partition by partition, from the oldest offset
-// to the end each partition had when ReadAll started, and returns then (or when ctx ends).
-func ReadAll(ctx context.Context, cfg endpoints.Endpoints, topic string, each func(*sarama.ConsumerMessage)) error {
-	client, err := sarama.NewClient(cfg.Brokers, kafka.NewSaramaConfig("orderflow-itest"))
-	if err != nil {
-		return fmt.Errorf("client: %w", err)
-	}
-	defer client.Close()
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		return fmt.Errorf("consumer: %w", err)
-	}
-	defer consumer.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		return fmt.Errorf("partitions of %s: %w", topic, err)
-	}
-	for _, p := range parts {
-		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			return fmt.Errorf("end of %s/%d: %w", topic, p, err)
-		}
-		start, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			return fmt.Errorf("start of %s/%d: %w", topic, p, err)
-		}
-		if start >= end {
-			continue
-		}
-		pc, err := consumer.ConsumePartition(topic, p, start)
-		if err != nil {
-			return fmt.Errorf("consume %s/%d: %w", topic, p, err)
-		}
-		// until the record before the end; or 3 s without a record (compaction may have removed
-		// the offsets up to the end of a compacted topic's partition)
-		for done := false; !done; {
-			select {
-			case <-ctx.Done():
-				pc.Close()
-				return fmt.Errorf("reading %s/%d: %w", topic, p, ctx.Err())
-			case m := <-pc.Messages():
-				each(m)
-				done = m.Offset >= end-1
-			case <-time.After(3 * time.Second):
-				done = true
-			}
-		}
-		pc.Close()
-	}
-	return nil
-}
-
 // Header returns the value of the named record header, or "" when absent.
 func Header(m *sarama.ConsumerMessage, name string) string {
 	for _, h := range m.Headers {
