@@ -61,12 +61,13 @@ func oversized(format string, args ...any) error {
 	return &DecodeError{Kind: KindOversized, Err: fmt.Errorf(format, args...)}
 }
 
-// long reads one zig-zag varint (Avro int or long).
-func (c *boundsChecker) long(what string) (int64, error) {
+// long reads one zig-zag varint (Avro int or long); what and detail name it in an error (two
+// parts, so that naming costs nothing while the bytes are fine).
+func (c *boundsChecker) long(what, detail string) (int64, error) {
 	var v uint64
 	for shift := uint(0); shift < 70; shift += 7 {
 		if c.off >= len(c.b) {
-			return 0, truncated("%s at byte %d: the body ends inside a varint", what, c.off)
+			return 0, truncated("%s%s at byte %d: the body ends inside a varint", what, detail, c.off)
 		}
 		x := c.b[c.off]
 		c.off++
@@ -75,7 +76,7 @@ func (c *boundsChecker) long(what string) (int64, error) {
 			return int64(v>>1) ^ -int64(v&1), nil
 		}
 	}
-	return 0, truncated("%s at byte %d: varint longer than 10 bytes", what, c.off)
+	return 0, truncated("%s%s at byte %d: varint longer than 10 bytes", what, detail, c.off)
 }
 
 func (c *boundsChecker) skip(n int, what string) error {
@@ -89,7 +90,7 @@ func (c *boundsChecker) skip(n int, what string) error {
 // length reads and skips a string or bytes value.
 func (c *boundsChecker) length(what string) error {
 	start := c.off
-	l, err := c.long(what + " length")
+	l, err := c.long(what, " length")
 	if err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ func (c *boundsChecker) walk(n *node, depth int) error {
 	case "boolean":
 		return c.skip(1, "boolean")
 	case "int", "long", "enum":
-		_, err := c.long(n.Type)
+		_, err := c.long(n.Type, "")
 		return err
 	case "float":
 		return c.skip(4, "float")
@@ -121,7 +122,11 @@ func (c *boundsChecker) walk(n *node, depth int) error {
 	case "string", "bytes":
 		return c.length(n.Type)
 	case "fixed":
-		return c.skip(n.Size, "fixed "+n.Name)
+		if n.Size < 0 || n.Size > c.left() {
+			return truncated("fixed %s: %d bytes needed, %d left", n.Name, n.Size, c.left())
+		}
+		c.off += n.Size
+		return nil
 	case "record":
 		for _, f := range n.Fields {
 			if err := c.walk(f.Type, depth+1); err != nil {
@@ -131,7 +136,7 @@ func (c *boundsChecker) walk(n *node, depth int) error {
 		return nil
 	case "union":
 		start := c.off
-		i, err := c.long("union index")
+		i, err := c.long("union index", "")
 		if err != nil {
 			return err
 		}
@@ -154,7 +159,7 @@ func (c *boundsChecker) blocks(n *node, depth int) error {
 	}
 	for {
 		start := c.off
-		count, err := c.long(n.Type + " block count")
+		count, err := c.long(n.Type, " block count")
 		if err != nil {
 			return err
 		}
@@ -166,7 +171,7 @@ func (c *boundsChecker) blocks(n *node, depth int) error {
 				return oversized("%s block count %d at byte %d", n.Type, count, start)
 			}
 			count = -count
-			size, err := c.long(n.Type + " block size")
+			size, err := c.long(n.Type, " block size")
 			if err != nil {
 				return err
 			}

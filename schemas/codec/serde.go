@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"reflect"
@@ -98,6 +99,22 @@ func (s *Serde) Encode(v Named) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if enc := compiledEncoder(reflect.TypeOf(v), r.node); enc != nil {
+		header := make([]byte, headerLen, 256)
+		header[0] = MagicByte
+		binary.BigEndian.PutUint32(header[1:], uint32(id))
+		addressable := reflect.New(reflect.TypeOf(v)).Elem() // one copy, so no field is boxed to be read
+		addressable.Set(reflect.ValueOf(v))
+		if out, err := enc(header, addressable); err == nil {
+			return out, nil
+		} // else the generic path gives goavro's error
+	}
+	return encodeGeneric(id, r, v)
+}
+
+// encodeGeneric encodes v through goavro's native form.
+func encodeGeneric(id int, r *readerSchema, v Named) ([]byte, error) {
+	name := v.AvroName()
 	native, err := toNative(reflect.ValueOf(v), r.node)
 	if err != nil {
 		return nil, &DecodeError{Kind: KindTypeMismatch, Type: name, Err: err}
@@ -154,6 +171,15 @@ func (s *Serde) decode(data []byte, want string) (Named, string, error) {
 		de.SchemaID, de.Type = id, w.name
 		return nil, w.name, de
 	}
+	if v, ok := s.decodeCompiled(w, body); ok {
+		return v, w.name, nil
+	}
+	return s.decodeGeneric(id, w, body)
+}
+
+// decodeGeneric decodes body through goavro's native form, resolving the writer's schema
+// against the reader's.
+func (s *Serde) decodeGeneric(id int, w *writerSchema, body []byte) (Named, string, error) {
 	native, rest, err := w.codec.NativeFromBinary(body)
 	if err != nil {
 		return nil, w.name, &DecodeError{Kind: KindTruncated, SchemaID: id, Type: w.name, Err: err}
@@ -180,6 +206,41 @@ func (s *Serde) decode(data []byte, want string) (Named, string, error) {
 		return nil, w.name, &DecodeError{Kind: KindTypeMismatch, SchemaID: id, Type: w.name, Err: err}
 	}
 	return ptr.Elem().Interface().(Named), w.name, nil
+}
+
+// sameShapes caches sameShape per (writer, reader) schema pair.
+var sameShapes sync.Map // [2]*node → bool
+
+// decodeCompiled decodes body with the compiled plan when the writer's schema is the reader's
+// (the common case); ok is false when there is no plan or the plan refuses the bytes, and the
+// generic path then decodes them (or reports goavro's error).
+func (s *Serde) decodeCompiled(w *writerSchema, body []byte) (Named, bool) {
+	s.mu.RLock()
+	r, t := s.readers[w.name], s.types[w.name]
+	s.mu.RUnlock()
+	if r == nil || t == nil {
+		return nil, false
+	}
+	pair := [2]*node{w.node, r.node}
+	same, ok := sameShapes.Load(pair)
+	if !ok {
+		same = sameShape(w.node, r.node)
+		sameShapes.Store(pair, same)
+	}
+	if !same.(bool) {
+		return nil, false
+	}
+	dec := compiledDecoder(t, r.node)
+	if dec == nil {
+		return nil, false
+	}
+	ptr := reflect.New(t)
+	rest, err := dec(body, ptr.Elem())
+	if err != nil || len(rest) != 0 {
+		return nil, false
+	}
+	v, ok := ptr.Elem().Interface().(Named)
+	return v, ok
 }
 
 func (s *Serde) reader(name string) (*readerSchema, error) {
