@@ -2,7 +2,6 @@ package orderstatus
 
 import (
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -13,9 +12,21 @@ import (
 	"github.com/orderflow/orderflow/schemas/codec"
 )
 
-var stepRank = map[schemas.Status]int{
-	schemas.StatusPlaced: 1, schemas.StatusPaymentAuthorized: 2, schemas.StatusInventoryReserved: 3,
-	schemas.StatusShipped: 4, schemas.StatusCancelled: 5,
+// stepRank orders the steps of an order that happened at the same time.
+func stepRank(st schemas.Status) int {
+	switch st {
+	case schemas.StatusPlaced:
+		return 1
+	case schemas.StatusPaymentAuthorized:
+		return 2
+	case schemas.StatusInventoryReserved:
+		return 3
+	case schemas.StatusShipped:
+		return 4
+	case schemas.StatusCancelled:
+		return 5
+	}
+	return 0
 }
 
 // reasonRank orders the reasons of an order cancelled for several: the highest is the order's.
@@ -24,13 +35,6 @@ var stepRank = map[schemas.Status]int{
 // PAYMENT_DECLINED > OUT_OF_STOCK > TIMEOUT.
 var reasonRank = map[schemas.CancelReason]int{
 	schemas.CancelUnknown: 0, schemas.CancelTimeout: 1, schemas.CancelOutOfStock: 2, schemas.CancelPaymentDeclined: 3,
-}
-
-func clone(s schemas.OrderStatus) schemas.OrderStatus {
-	s.History = slices.Clone(s.History)
-	s.AppliedEventIDs = slices.Clone(s.AppliedEventIDs)
-	s.Changes = slices.Clone(s.Changes)
-	return s
 }
 
 func setOnce(p **time.Time, at time.Time) {
@@ -84,9 +88,14 @@ func Apply(s *schemas.OrderStatus, ev schemas.Event) (bool, error) {
 	default:
 		return false, nil
 	}
-	// kept sorted, so the record does not depend on arrival order
+	// kept sorted, so the record does not depend on arrival order; a new slice, since s may
+	// share its backing array with the state it was copied from
 	i, _ := slices.BinarySearch(s.AppliedEventIDs, id)
-	s.AppliedEventIDs = slices.Insert(s.AppliedEventIDs, i, id)
+	ids := make([]string, len(s.AppliedEventIDs)+1)
+	copy(ids, s.AppliedEventIDs[:i])
+	ids[i] = id
+	copy(ids[i+1:], s.AppliedEventIDs[i:])
+	s.AppliedEventIDs = ids
 	s.Version = int64(len(s.AppliedEventIDs))
 	derive(s)
 	return true, nil
@@ -94,26 +103,30 @@ func Apply(s *schemas.OrderStatus, ev schemas.Event) (bool, error) {
 
 // derive recomputes status and history from the step times.
 func derive(s *schemas.OrderStatus) {
-	var h []schemas.StatusEntry
+	var steps [5]schemas.StatusEntry
+	n := 0
 	add := func(st schemas.Status, at *time.Time) {
-		if at != nil {
-			h = append(h, schemas.StatusEntry{Status: st, At: *at})
+		if at == nil {
+			return
 		}
+		e := schemas.StatusEntry{Status: st, At: *at}
+		i := n // insertion sort by time, then by step: at most five entries
+		for ; i > 0; i-- {
+			prev := steps[i-1]
+			if prev.At.Before(e.At) || (prev.At.Equal(e.At) && stepRank(prev.Status) <= stepRank(e.Status)) {
+				break
+			}
+			steps[i] = prev
+		}
+		steps[i] = e
+		n++
 	}
 	add(schemas.StatusPlaced, s.PlacedAt)
 	add(schemas.StatusPaymentAuthorized, s.PaymentAuthorizedAt)
 	add(schemas.StatusInventoryReserved, s.InventoryReservedAt)
 	add(schemas.StatusShipped, s.ShippedAt)
 	add(schemas.StatusCancelled, s.CancelledAt)
-	sort.SliceStable(h, func(i, j int) bool {
-		if !h[i].At.Equal(h[j].At) {
-			return h[i].At.Before(h[j].At)
-		}
-		return stepRank[h[i].Status] < stepRank[h[j].Status]
-	})
-	if h == nil {
-		h = []schemas.StatusEntry{}
-	}
+	h := slices.Clone(steps[:n])
 	s.History = h
 	switch {
 	case s.Reason != nil:
@@ -143,7 +156,10 @@ func Decide(t topology.Topology) streams.Decider[schemas.OrderStatus] {
 	return func(state *schemas.OrderStatus, ev schemas.Event, msg streams.Message) (*schemas.OrderStatus, []streams.Emit, error) {
 		s := schemas.OrderStatus{OrderID: msg.Key, Status: schemas.StatusUnknown, History: []schemas.StatusEntry{}, AppliedEventIDs: []string{}}
 		if state != nil {
-			s = clone(*state)
+			// a shallow copy: Apply and derive replace the slices they change rather than write
+			// into them, and a change is appended past the copied length (below), so the caller's
+			// state is never modified
+			s = *state
 		}
 		id := ev.Metadata().EventID
 		if _, seen := slices.BinarySearch(s.AppliedEventIDs, id); seen {
@@ -163,7 +179,7 @@ func Decide(t topology.Topology) streams.Decider[schemas.OrderStatus] {
 		if s.Status != before || !sameReason(beforeReason, s.Reason) {
 			c := schemas.StatusTransition{CauseEventID: id, FromStatus: before, ToStatus: s.Status, Reason: s.Reason,
 				Version: s.Version, At: msg.Timestamp.UTC().Truncate(time.Millisecond)}
-			s.Changes = append(s.Changes, c)
+			s.Changes = append(s.Changes[:len(s.Changes):len(s.Changes)], c)
 			emits = append(emits, changed(s.OrderID, c))
 		}
 		return &s, emits, nil

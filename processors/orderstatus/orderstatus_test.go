@@ -174,3 +174,29 @@ func TestProcessorWiring(t *testing.T) {
 		t.Errorf("table: %+v", st)
 	}
 }
+
+// The fold of one shipped order's four events, as a rebuild runs it per input.
+func BenchmarkDecideShippedOrder(b *testing.B) {
+	order := proctest.Order("o-1", "c-1", "SKU-1", 1)
+	order.PlacedAt, order.Meta = at(0).OccurredAt, at(0)
+	events := []schemas.Event{order,
+		schemas.PaymentAuthorized{Meta: at(1), OrderID: "o-1", AmountMinor: order.TotalMinor, Currency: order.Currency},
+		schemas.StockReserved{Meta: at(2), OrderID: "o-1", Lines: []schemas.StockLine{{SKU: "SKU-1", Quantity: 1}}},
+		schemas.ShipmentCreated{Meta: at(3), OrderID: "o-1", ShipmentID: "s-1", CreatedAt: at(3).OccurredAt}}
+	decide := Decide(proctest.Topology)
+	for b.Loop() {
+		var s *schemas.OrderStatus
+		for _, ev := range events {
+			next, _, err := decide(s, ev, streams.Message{Key: "o-1", Timestamp: proctest.At})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if next != nil {
+				s = next
+			}
+		}
+		if s.Status != schemas.StatusShipped {
+			b.Fatalf("status %s", s.Status)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"hash"
@@ -567,13 +568,26 @@ func Meta(eventType string, cause schemas.Metadata, orderID string, at time.Time
 		corr = orderID
 	}
 	return schemas.Metadata{
-		EventID:       uuid.NewSHA1(idNamespace, []byte(causeID+"/"+eventType+"/"+discriminator)).String(),
+		EventID:       derivedID(causeID, eventType, discriminator),
 		EventType:     eventType,
 		OccurredAt:    at.UTC().Truncate(time.Millisecond),
 		OrderID:       oid,
 		CorrelationID: corr,
 		CausationID:   &causeID,
 	}
+}
+
+// derivedID is uuid.NewSHA1(idNamespace, cause/eventType/discriminator) without the hash's and
+// the name's heap allocations (it runs for every emit).
+func derivedID(cause, eventType, discriminator string) string {
+	var stack [160]byte
+	name := append(append(append(append(append(stack[:0], idNamespace[:]...), cause...), '/'), eventType...), '/')
+	sum := sha1.Sum(append(name, discriminator...))
+	var id uuid.UUID
+	copy(id[:], sum[:])
+	id[6] = (id[6] & 0x0f) | 0x50 // version 5
+	id[8] = (id[8] & 0x3f) | 0x80 // RFC 4122 variant
+	return id.String()
 }
 
 // Run runs a processor until ctx ends and returns its error (nil on a clean stop).
