@@ -73,32 +73,30 @@ func Deadlines(processor string) (timers.PendingFunc, bool) {
 	return nil, false
 }
 
-// Rebuild runs streams.Rebuild with the processor's decision and table codec. order-status's
-// table is a function of the set of its inputs (it is read topic after topic, the fastest way);
-// the others decide on the order of their inputs and are read merged by timestamp. The durable
+// Rebuild runs streams.Rebuild with the processor's decision and table codec. The durable
 // processors' table values are envelopes (streams.Durable). c gives everything but the
-// processor's own parts (table codec, decision, input order).
+// processor's own parts (table codec, decision).
 func Rebuild(ctx context.Context, t topology.Topology, processor string, c streams.RebuildConfig[struct{}]) (int64, error) {
 	switch processor {
 	case topology.GroupOrderStatus:
-		return streams.Rebuild(ctx, with(c, orderstatus.TableCodec(c.Serde), orderstatus.Decide(t), false))
+		return streams.Rebuild(ctx, with(c, orderstatus.TableCodec(c.Serde), orderstatus.Decide(t)))
 	case topology.GroupPayments:
-		return streams.Rebuild(ctx, with(c, streams.StateCodec[payments.State, *payments.State]{}, streams.Durable(payments.Decide(t)), true))
+		return streams.Rebuild(ctx, with(c, streams.StateCodec[payments.State, *payments.State]{}, streams.Durable(payments.Decide(t))))
 	case topology.GroupReservations:
-		return streams.Rebuild(ctx, with(c, streams.StateCodec[reservations.State, *reservations.State]{}, streams.Durable(reservations.Decide(t)), true))
+		return streams.Rebuild(ctx, with(c, streams.StateCodec[reservations.State, *reservations.State]{}, streams.Durable(reservations.Decide(t))))
 	case topology.GroupInventory:
-		return streams.Rebuild(ctx, with(c, inventory.TableCodec(), streams.Durable(inventory.Decide(t)), true))
+		return streams.Rebuild(ctx, with(c, inventory.TableCodec(), streams.Durable(inventory.Decide(t))))
 	case topology.GroupShipping:
-		return streams.Rebuild(ctx, with(c, shipping.TableCodec(), streams.Durable(shipping.Decide(t, shipping.Deadline())), true))
+		return streams.Rebuild(ctx, with(c, shipping.TableCodec(), streams.Durable(shipping.Decide(t, shipping.Deadline()))))
 	case topology.GroupReturns:
-		return streams.Rebuild(ctx, with(c, returns.TableCodec(), streams.Durable(returns.Decide(t, returns.ConfigFromEnv())), true))
+		return streams.Rebuild(ctx, with(c, returns.TableCodec(), streams.Durable(returns.Decide(t, returns.ConfigFromEnv()))))
 	}
 	return 0, fmt.Errorf("unknown processor %q", processor)
 }
 
-func with[S any](c streams.RebuildConfig[struct{}], table goka.Codec, decide streams.Decider[S], byTimestamp bool) streams.RebuildConfig[S] {
+func with[S any](c streams.RebuildConfig[struct{}], table goka.Codec, decide streams.Decider[S]) streams.RebuildConfig[S] {
 	return streams.RebuildConfig[S]{Brokers: c.Brokers, Group: c.Group, Inputs: c.Inputs, Table: c.Table, Codec: table,
-		Serde: c.Serde, Decide: decide, StateDir: c.StateDir, Processed: c.Processed, ByTimestamp: byTimestamp}
+		Serde: c.Serde, Decide: decide, StateDir: c.StateDir, Processed: c.Processed}
 }
 
 // ComparedTable is the codec two versions of processor's table are compared with: the group

@@ -31,10 +31,11 @@ func (countCodec) Decode(b []byte) (any, error) {
 	return v, nil
 }
 
-// A bulk rebuild over two inputs with a cache far smaller than the table: every key's value is
-// the fold of all its events (states that left the cache for the spill store are read back),
-// each key's updates are merged into few table records, the decision's emits are written, a
-// poison input is skipped, and the group's offsets are committed at the inputs' ends.
+// A bulk rebuild over two inputs with a cache far smaller than the table, and fewer keys kept
+// decoded than a partition has: every key's value is the fold of all its events (values that
+// were encoded, or left the cache for the spill store, are read back), each key's updates are
+// merged into few table records, the decision's emits are written, a poison input is skipped,
+// and the group's offsets are committed at the inputs' ends.
 func TestIntegrationRebuildFoldsEveryInputWithASmallCache(t *testing.T) {
 	cfg := itest.Stack(t)
 	ctx := itest.Context(t, 3*time.Minute)
@@ -81,7 +82,7 @@ func TestIntegrationRebuildFoldsEveryInputWithASmallCache(t *testing.T) {
 	group := prefix + ".g"
 	n, err := streams.Rebuild(ctx, streams.RebuildConfig[int64]{
 		Brokers: cfg.Brokers, Group: group, Inputs: []string{in1, in2}, Table: table, Codec: countCodec{}, Serde: serde,
-		StateDir: t.TempDir(), CacheKeys: 8, FlushKeys: 4,
+		StateDir: t.TempDir(), CacheKeys: 8, FlushKeys: 4, HotKeys: 3,
 		Decide: func(state *int64, ev schemas.Event, msg streams.Message) (*int64, []streams.Emit, error) {
 			next := int64(1)
 			if state != nil {
