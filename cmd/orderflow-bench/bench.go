@@ -20,10 +20,11 @@ func newBenchCmd(cfg *endpoints.Endpoints) *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks on the running stack, each against a baseline measured in the same run (results as JSON; `orderflow-bench report` writes BENCHMARKS.md)",
 	}
-	var out, cpuProfile, orderflowBin string
+	var out, cpuProfile, memProfile, orderflowBin string
 	cmd.PersistentFlags().StringVar(&out, "out", "cmd/orderflow-bench/results", "directory of the JSON results and plots")
 	cmd.PersistentFlags().StringVar(&orderflowBin, "orderflow", defaultOrderflow(), "the orderflow binary that runs the processors (env ORDERFLOW_BIN)")
 	cmd.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the harness and in-process consumers, e.g. the reprocessing join) to this file")
+	cmd.PersistentFlags().StringVar(&memProfile, "memprofile", "", "write this process's allocation profile (go tool pprof -sample_index=alloc_space) to this file at the end")
 	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if err := cfg.Validate(); err != nil {
 			return err
@@ -40,10 +41,19 @@ func newBenchCmd(cfg *endpoints.Endpoints) *cobra.Command {
 		}
 		return pprof.StartCPUProfile(f)
 	}
-	cmd.PersistentPostRun = func(*cobra.Command, []string) {
+	cmd.PersistentPostRunE = func(*cobra.Command, []string) error {
 		if cpuProfile != "" {
 			pprof.StopCPUProfile()
 		}
+		if memProfile == "" {
+			return nil
+		}
+		f, err := os.Create(memProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return pprof.Lookup("allocs").WriteTo(f, 0)
 	}
 
 	var bc bench.BacklogConfig
