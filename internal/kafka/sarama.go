@@ -24,8 +24,11 @@ func NewSaramaConfig(clientID string) *sarama.Config {
 	c.Producer.RequiredAcks = sarama.WaitForAll
 	c.Producer.Return.Successes = true
 	c.Producer.Return.Errors = true
-	c.Producer.Retry.Max = 10
-	c.Producer.Retry.Backoff = 200 * time.Millisecond
+	// A send is retried for about 25 s (100 ms doubling to 1 s, 30 tries): long enough to ride
+	// out a partition leader's failure, which the cluster notices only after the broker's
+	// session timeout (9 s by default) when its broker was killed or paused.
+	c.Producer.Retry.Max = ProducerRetries
+	c.Producer.Retry.BackoffFunc = producerBackoff
 	c.Producer.Partitioner = NewMurmur2Partitioner
 	c.Consumer.Return.Errors = true
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
@@ -33,6 +36,13 @@ func NewSaramaConfig(clientID string) *sarama.Config {
 	c.Consumer.Offsets.AutoCommit.Interval = 250 * time.Millisecond
 	applySecurity(c)
 	return c
+}
+
+// ProducerRetries is how many times a producer tries a send again (see producerBackoff).
+const ProducerRetries = 30
+
+func producerBackoff(retries, _ int) time.Duration {
+	return min(100*time.Millisecond<<min(retries, 4), time.Second)
 }
 
 // DefaultProducerLinger is how long a processor's producer gathers emits and table writes into

@@ -95,6 +95,9 @@ func (m *Meter) Measure(ctx context.Context, groups map[string][]string) ([]Part
 			mine[tp] = parts[tp]
 		}
 		offs, err := m.admin.ListConsumerGroupOffsets(group, mine)
+		if err == nil && !errors.Is(offs.Err, sarama.ErrNoError) {
+			err = offs.Err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("lag: offsets of %s: %w", group, err)
 		}
@@ -102,6 +105,11 @@ func (m *Meter) Measure(ctx context.Context, groups map[string][]string) ([]Part
 			for _, p := range ps {
 				pl := Partition{Group: group, Topic: tp, Partition: p, End: ends[topicPartition{tp, p}], Committed: -1}
 				if b := offs.GetBlock(tp, p); b != nil {
+					// an error (the group's coordinator moving, loading its offsets) leaves the
+					// offset unknown, not "nothing committed": the lag would read as the whole topic
+					if !errors.Is(b.Err, sarama.ErrNoError) {
+						return nil, fmt.Errorf("lag: offset of %s on %s/%d: %w", group, tp, p, b.Err)
+					}
 					pl.Committed = b.Offset
 				}
 				from := pl.Committed

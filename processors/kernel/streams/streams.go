@@ -47,7 +47,7 @@ func ProcessorOptions(brokers []string, group goka.Group, stateDir string) []gok
 	tm := topicManagerConfig(brokers)
 	return []goka.ProcessorOption{
 		goka.WithHasher(Hasher()),
-		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(consumer)),
+		goka.WithConsumerGroupBuilder(consumerGroupBuilder(consumer)),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(kafka.NewSaramaConfig(string(group) + "-tables"))),
 		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(producer)),
 		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(kafka.NewSaramaConfig(string(group)+"-tm"), tm)),

@@ -1,0 +1,57 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// failingGroup's Consume returns the errors in errs, one per call, then nil.
+type failingGroup struct {
+	sarama.ConsumerGroup
+	errs  []error
+	calls int
+}
+
+func (g *failingGroup) Consume(context.Context, []string, sarama.ConsumerGroupHandler) error {
+	g.calls++
+	if len(g.errs) == 0 {
+		return nil
+	}
+	err := g.errs[0]
+	g.errs = g.errs[1:]
+	return err
+}
+
+func TestConsumerGroupRidesOutAnUnreachableCoordinator(t *testing.T) {
+	refused := syscall.ECONNREFUSED
+	refreshes := 0
+	fg := &failingGroup{errs: []error{refused, refused, refused}}
+	g := &resilientGroup{ConsumerGroup: fg, group: "g", budget: time.Minute, refresh: func() error { refreshes++; return nil }}
+	if err := g.Consume(context.Background(), nil, nil); err != nil {
+		t.Fatalf("Consume = %v, want nil once the coordinator answers", err)
+	}
+	if fg.calls != 4 || refreshes != 3 {
+		t.Errorf("%d joins and %d coordinator lookups, want 4 and 3", fg.calls, refreshes)
+	}
+
+	closed := &failingGroup{errs: []error{sarama.ErrClosedConsumerGroup}}
+	g = &resilientGroup{ConsumerGroup: closed, group: "g", budget: time.Minute, refresh: func() error { return nil }}
+	if err := g.Consume(context.Background(), nil, nil); !errors.Is(err, sarama.ErrClosedConsumerGroup) || closed.calls != 1 {
+		t.Errorf("a closed group: %v after %d calls, want ErrClosedConsumerGroup at once", err, closed.calls)
+	}
+
+	forever := &failingGroup{errs: []error{refused, refused, refused, refused, refused, refused}}
+	g = &resilientGroup{ConsumerGroup: forever, group: "g", budget: 600 * time.Millisecond, refresh: func() error { return nil }}
+	start := time.Now()
+	if err := g.Consume(context.Background(), nil, nil); !errors.Is(err, refused) {
+		t.Errorf("past the budget: %v, want the join's error", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("gave up after %s, want about the budget (600ms)", d)
+	}
+}
