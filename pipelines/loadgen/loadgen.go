@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/orderflow/orderflow/processors/payments"
@@ -53,6 +54,10 @@ type Config struct {
 	// Token is sent as "Authorization: Bearer <token>" on every request to the API (it needs the
 	// operations scope: the mix places orders for many customers and sets stock).
 	Token string
+	// Retry is how long a request that got no answer or a 5xx is tried again, as a client of an
+	// API in the middle of a failure would (0: not retried). Every order is placed with an
+	// Idempotency-Key, so a POST sent again after its answer was lost places it once.
+	Retry time.Duration
 }
 
 // bearer adds a bearer token to every request.
@@ -72,6 +77,8 @@ type Order struct {
 	CustomerID string `json:"customer_id"`
 	Currency   string `json:"currency"`
 	Items      []Item `json:"items"`
+	// Key is the request's Idempotency-Key (Run sets one per order of the run).
+	Key string `json:"-"`
 }
 
 // Item is one line of a request.
@@ -96,17 +103,17 @@ func Mix(i int) Order {
 	sku := fmt.Sprintf("SKU-%d", 1+i%4)
 	switch i % 20 {
 	case 14:
-		return Order{payments.DenyPrefix + c, "EUR", []Item{{sku, 1, 1999}}} // declined: a denied customer
+		return Order{CustomerID: payments.DenyPrefix + c, Currency: "EUR", Items: []Item{{sku, 1, 1999}}} // declined: a denied customer
 	case 15:
-		return Order{c, "EUR", []Item{{sku, 1, payments.LimitMinor + 100_000}}} // declined: over the limit
+		return Order{CustomerID: c, Currency: "EUR", Items: []Item{{sku, 1, payments.LimitMinor + 100_000}}} // declined: over the limit
 	case 16, 17:
-		return Order{c, "EUR", []Item{{SkuScarce, 1, 2500}}}
+		return Order{CustomerID: c, Currency: "EUR", Items: []Item{{SkuScarce, 1, 2500}}}
 	case 18:
-		return Order{c, "EUR", []Item{{SkuGone, 1, 999}}}
+		return Order{CustomerID: c, Currency: "EUR", Items: []Item{{SkuGone, 1, 999}}}
 	case 19:
-		return Order{c, "EUR", []Item{{sku, 2, 999}, {SkuGone, 1, 999}}}
+		return Order{CustomerID: c, Currency: "EUR", Items: []Item{{sku, 2, 999}, {SkuGone, 1, 999}}}
 	default:
-		return Order{c, "EUR", []Item{{sku, 1 + i%3, 999 + int64(i%5)*1000}, {fmt.Sprintf("SKU-%d", 1+(i+1)%4), 1, 499}}}
+		return Order{CustomerID: c, Currency: "EUR", Items: []Item{{sku, 1 + i%3, 999 + int64(i%5)*1000}, {fmt.Sprintf("SKU-%d", 1+(i+1)%4), 1, 499}}}
 	}
 }
 
@@ -175,8 +182,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	cfg = cfg.withDefaults()
 	cfg.API = strings.TrimRight(cfg.API, "/")
 	if cfg.Placer == nil {
-		cfg.Placer = apiPlacer{cfg.HTTP, cfg.API}
+		cfg.Placer = apiPlacer{cfg.HTTP, cfg.API, cfg.Retry}
 	}
+	run := uuid.NewString()
 	if cfg.Seed {
 		if err := seed(ctx, cfg, Stock(cfg.Orders)); err != nil {
 			return Result{}, err
@@ -233,7 +241,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		go func() {
 			defer senders.Done()
 			for i := range jobs {
-				id, err := cfg.Placer.Place(ctx, Mix(i))
+				o := Mix(i)
+				o.Key = fmt.Sprintf("%s-%d", run, i)
+				id, err := cfg.Placer.Place(ctx, o)
 				placed()
 				switch {
 				case err != nil:
@@ -365,7 +375,7 @@ func waitTerminal(ctx context.Context, cfg Config, orderID string) (string, erro
 		// the API caps one long poll at 60s: poll again until cfg.Wait has passed
 		wait := min(time.Until(deadline), 50*time.Second).Round(time.Millisecond)
 		url := fmt.Sprintf("%s/orders/%s?wait_for=terminal&timeout=%s", cfg.API, orderID, max(wait, 0))
-		if code, err := call(ctx, cfg.HTTP, http.MethodGet, url, nil, &st); err != nil || code != http.StatusOK {
+		if code, err := retrying(ctx, cfg.Retry, func() (int, error) { return call(ctx, cfg.HTTP, http.MethodGet, url, nil, &st) }); err != nil || code != http.StatusOK {
 			return "", fmt.Errorf("GET order: %d %v", code, err)
 		}
 		switch {
@@ -457,6 +467,26 @@ func callWithKey(ctx context.Context, c *http.Client, method, url, key string, b
 			}
 		}
 		return resp.StatusCode, nil
+	}
+}
+
+// retrying calls do again, with a growing pause (50 ms doubling to 1 s), while it gets no answer
+// or a 5xx, for at most budget; the last result is returned.
+func retrying(ctx context.Context, budget time.Duration, do func() (int, error)) (int, error) {
+	deadline := time.Now().Add(budget)
+	pause := 50 * time.Millisecond
+	for {
+		code, err := do()
+		worth := (err != nil && ctx.Err() == nil) || code >= 500
+		if !worth || budget <= 0 || time.Now().Add(pause).After(deadline) {
+			return code, err
+		}
+		select {
+		case <-ctx.Done():
+			return code, err
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Second)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/orderflow/orderflow/internal/endpoints"
@@ -20,13 +21,18 @@ type Placer interface {
 type apiPlacer struct {
 	client *http.Client
 	base   string
+	retry  time.Duration // see Config.Retry
 }
 
 func (p apiPlacer) Place(ctx context.Context, o Order) (string, error) {
 	var placed struct {
 		OrderID string `json:"order_id"`
 	}
-	if code, err := call(ctx, p.client, http.MethodPost, p.base+"/orders", o, &placed); err != nil || code != http.StatusCreated {
+	code, err := retrying(ctx, p.retry, func() (int, error) {
+		return callWithKey(ctx, p.client, http.MethodPost, p.base+"/orders", o.Key, o, &placed)
+	})
+	// 200: the key's order was placed by an earlier try whose answer was lost
+	if err != nil || (code != http.StatusCreated && code != http.StatusOK) {
 		return "", fmt.Errorf("POST /orders: %d %v", code, err)
 	}
 	return placed.OrderID, nil

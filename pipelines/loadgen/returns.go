@@ -43,7 +43,7 @@ func Returns(ctx context.Context, cfg Config, n int) ([]ReturnOutcome, error) {
 		var placed struct {
 			OrderID string `json:"order_id"`
 		}
-		order := Order{fmt.Sprintf("c-return-%d", i), "EUR", []Item{{"SKU-1", 2, 1299}, {"SKU-2", 1, 499}}}
+		order := Order{CustomerID: fmt.Sprintf("c-return-%d", i), Currency: "EUR", Items: []Item{{"SKU-1", 2, 1299}, {"SKU-2", 1, 499}}}
 		if code, err := call(ctx, cfg.HTTP, http.MethodPost, cfg.API+"/orders", order, &placed); err != nil || code != http.StatusCreated {
 			return out, fmt.Errorf("place order: %d %v", code, err)
 		}
