@@ -20,7 +20,15 @@ ifneq ($(ORDERFLOW_PG_PASSWORD),)
 export ORDERFLOW_PG_PASSWORD
 endif
 
-.PHONY: build build-bench up down status clean demo test test-unit test-integration test-failure bench bench-quick bench-soak fmt
+.PHONY: build build-bench up down status clean demo test test-unit test-integration test-failure chaos bench bench-quick bench-soak fmt
+
+# Kafka brokers of the stack: 1 (default) or 3 (`make up BROKERS=3`: one KRaft quorum, replication
+# factor 3 and min.insync.replicas 2 for every topic). A run directory keeps the count it was
+# first started with.
+BROKERS ?=
+ifneq ($(BROKERS),)
+export ORDERFLOW_KAFKA_BROKERS := $(BROKERS)
+endif
 
 build:
 	$(GO) build -o $(BIN) ./cmd/orderflow
@@ -49,7 +57,9 @@ up: build
 	  grep -q '^ORDERFLOW_PG_CDC_PASSWORD=' compose/.env || (umask 077; \
 	    echo "ORDERFLOW_PG_APP_PASSWORD=$$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" >> compose/.env; \
 	    echo "ORDERFLOW_PG_CDC_PASSWORD=$$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" >> compose/.env); \
-	  set -a; . compose/.env; set +a; $(COMPOSE) up -d --wait; \
+	  set -a; . compose/.env; set +a; \
+	  if [ "$${ORDERFLOW_KAFKA_BROKERS:-1}" = 3 ]; then $(COMPOSE) -f compose/docker-compose.brokers3.yml up -d --wait; \
+	  else $(COMPOSE) up -d --wait; fi; \
 	else compose/native/stack.sh up; fi
 
 
@@ -104,6 +114,30 @@ test-integration:
 # Just the failure-mode tests (crash, takeover, connector restart); `make test` runs them too.
 test-failure: up
 	$(GO) test $(GO_TEST_FLAGS) -tags integration -run 'KilledMidLoad|TakesOver|ConnectorRestart' -p 1 -timeout 30m ./pipelines/runner/
+
+# The chaos run (RELIABILITY.md): 10 000 orders on a 3-broker cluster while a schedule kills a
+# processor instance (-9), stops another (SIGTERM), kills the broker leading most partitions (-9),
+# restarts Kafka Connect and PostgreSQL, and pauses a broker (SIGSTOP) past the session timeouts;
+# three runs in a row. It runs on a stack of its own (run directory .run-chaos) and stops the
+# default one first (its data is kept). Native stack only. `make test` runs a short version.
+CHAOS_RUNS ?= 3
+CHAOS_ORDERS ?= 10000
+CHAOS_RATE ?= 70
+CHAOS_RUN_DIR := $(CURDIR)/.run-chaos
+chaos: build
+	compose/app.sh stop
+	compose/native/stack.sh down
+	ORDERFLOW_RUN_DIR=$(CHAOS_RUN_DIR) ORDERFLOW_KAFKA_BROKERS=3 compose/native/stack.sh up
+	rm -f .run-chaos.md
+	set -e; export ORDERFLOW_RUN_DIR=$(CHAOS_RUN_DIR) ORDERFLOW_STACK_MODE=native \
+	  ORDERFLOW_BROKERS=$$(ORDERFLOW_RUN_DIR=$(CHAOS_RUN_DIR) compose/native/stack.sh brokers) \
+	  ORDERFLOW_CHAOS_ORDERS=$(CHAOS_ORDERS) ORDERFLOW_CHAOS_RATE=$(CHAOS_RATE) ORDERFLOW_CHAOS_REPORT=$(CURDIR)/.run-chaos.md; \
+	for i in $$(seq 1 $(CHAOS_RUNS)); do \
+	  echo "chaos run $$i of $(CHAOS_RUNS)"; \
+	  $(GO) test -count=1 -v -tags integration -run TestIntegrationChaos -timeout 30m ./pipelines/runner/; \
+	done
+	{ sed -n '1,/^## Runs/p' RELIABILITY.md; cat .run-chaos.md; } > RELIABILITY.md.new && mv RELIABILITY.md.new RELIABILITY.md
+	ORDERFLOW_RUN_DIR=$(CHAOS_RUN_DIR) compose/native/stack.sh down
 
 # Benchmarks on the real stack (not tests): results as JSON and plots in cmd/orderflow-bench/results,
 # the report in BENCHMARKS.md, next to the previous release's results (results/before). The full

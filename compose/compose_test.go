@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -119,5 +120,52 @@ func TestEveryPortIsPublishedOnLoopbackOnly(t *testing.T) {
 	}
 	if got := cf.Services["connect"].Ports; len(got) != 1 || got[0] != "127.0.0.1:8083:8083" {
 		t.Errorf("connect: ports %v, want [127.0.0.1:8083:8083] (its REST API on loopback only)", got)
+	}
+}
+
+// The 3-broker override (make up BROKERS=3 on Docker) makes the cluster the native stack makes:
+// three nodes of one quorum on 9092/9192/9292, replication factor 3 and min.insync.replicas 2
+// for every topic, Connect's internal topics included.
+func TestThreeBrokerOverrideMatchesNativeStack(t *testing.T) {
+	data, err := os.ReadFile("docker-compose.brokers3.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cf composeFile
+	if err := yaml.Unmarshal(data, &cf); err != nil {
+		t.Fatalf("docker-compose.brokers3.yml does not parse: %v", err)
+	}
+	for i, name := range []string{"kafka", "kafka-2", "kafka-3"} {
+		svc, ok := cf.Services[name]
+		if !ok {
+			t.Fatalf("no service %s", name)
+		}
+		env := func(k string) string { return strings.TrimSpace(fmt.Sprint(svc.Environment[k])) }
+		port := fmt.Sprint(9092 + 100*i)
+		checks := map[string]string{
+			"KAFKA_NODE_ID": fmt.Sprint(i + 1), "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@kafka:9093,2@kafka-2:9093,3@kafka-3:9093",
+			"KAFKA_DEFAULT_REPLICATION_FACTOR": "3", "KAFKA_MIN_INSYNC_REPLICAS": "2", "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "3",
+			"KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "2",
+		}
+		for k, want := range checks {
+			if got := env(k); got != want {
+				t.Errorf("%s: %s = %q, want %q", name, k, got, want)
+			}
+		}
+		if !strings.Contains(env("KAFKA_ADVERTISED_LISTENERS"), "EXTERNAL://localhost:"+port) {
+			t.Errorf("%s advertises %q, want localhost:%s", name, env("KAFKA_ADVERTISED_LISTENERS"), port)
+		}
+		if i > 0 && (len(svc.Ports) != 1 || svc.Ports[0] != "127.0.0.1:"+port+":"+port || len(svc.Volumes) != 1 || svc.Healthcheck == nil) {
+			t.Errorf("%s: ports %v volumes %v healthcheck %v; want 127.0.0.1:%s, a volume and a healthcheck", name, svc.Ports, svc.Volumes, svc.Healthcheck != nil, port)
+		}
+	}
+	connect := cf.Services["connect"]
+	for _, k := range []string{"CONFIG_STORAGE_REPLICATION_FACTOR", "OFFSET_STORAGE_REPLICATION_FACTOR", "STATUS_STORAGE_REPLICATION_FACTOR"} {
+		if got := fmt.Sprint(connect.Environment[k]); got != "3" {
+			t.Errorf("connect: %s = %s, want 3", k, got)
+		}
+	}
+	if got := fmt.Sprint(connect.Environment["BOOTSTRAP_SERVERS"]); strings.Count(got, ",") != 2 {
+		t.Errorf("connect bootstraps from %q, want the three nodes", got)
 	}
 }

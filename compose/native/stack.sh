@@ -8,6 +8,9 @@
 #   stack.sh status   print each service, its pid, port and health
 #   stack.sh clean    down, then remove data and the run directory
 #   stack.sh fetch    only fetch artifacts into the cache
+#   stack.sh brokers  print the Kafka bootstrap list (host:port,...) for ORDERFLOW_BROKERS
+#   stack.sh start|stop|restart <service>   one service: postgres, kafka (node 1), kafka-2, kafka-3,
+#                     connect or registry (for failure drills; start waits until it is healthy)
 #
 # Environment (all optional):
 #   ORDERFLOW_CACHE      artifact cache, outside the repo    (default ~/.cache/orderflow)
@@ -16,6 +19,10 @@
 #                        postgres user can reach it, else /var/tmp/orderflow-pgdata-<hash>)
 #   ORDERFLOW_PG_PASSWORD  password of the local postgres superuser (local-only default: postgres)
 #   ORDERFLOW_START_TIMEOUT seconds to wait for each service   (default 180)
+#   ORDERFLOW_KAFKA_BROKERS Kafka nodes, 1 or 3 (make up BROKERS=3). Three nodes form one KRaft
+#                        quorum with replication factor 3 and min.insync.replicas 2 for every
+#                        topic, Connect's and Kafka's internal ones included. A run directory keeps
+#                        the count it was first started with (default: that count, else 1).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,6 +44,26 @@ PLUGIN_PATH="$CACHE/connect-plugins-debezium-$DEBEZIUM_VERSION"
 APICURIO_HOME="$CACHE/apicurio-registry-$APICURIO_VERSION"
 
 PG_PORT=5432 KAFKA_PORT=9092 KAFKA_SASL_PORT=9094 CONTROLLER_PORT=9093 CONNECT_PORT=8083 REGISTRY_PORT=8081 REGISTRY_MGMT_PORT=9081
+
+# Kafka node i (1-based) listens on 9092/9093/9094 + 100·(i−1): PLAINTEXT, CONTROLLER, SASL_SSL.
+kafka_port() { echo $((KAFKA_PORT + 100 * ($1 - 1))); }
+controller_port() { echo $((CONTROLLER_PORT + 100 * ($1 - 1))); }
+sasl_port() { echo $((KAFKA_SASL_PORT + 100 * ($1 - 1))); }
+kafka_service() { if [ "$1" = 1 ]; then echo kafka; else echo "kafka-$1"; fi; }
+kafka_dir() { if [ "$1" = 1 ]; then echo "$RUN_DIR/kafka"; else echo "$RUN_DIR/kafka-$1"; fi; }
+
+# broker_count: ORDERFLOW_KAFKA_BROKERS, else what the run directory was started with, else 1. A
+# formatted cluster cannot change its quorum here: a different count is refused, not reformatted.
+broker_count() {
+  local recorded="" want="${ORDERFLOW_KAFKA_BROKERS:-}"
+  [ -f "$RUN_DIR/kafka/brokers" ] && recorded="$(cat "$RUN_DIR/kafka/brokers")"
+  if [ -z "$want" ]; then want="${recorded:-1}"; fi
+  case "$want" in 1|3) ;; *) die "ORDERFLOW_KAFKA_BROKERS must be 1 or 3, not $want" ;; esac
+  if [ -n "$recorded" ] && [ "$recorded" != "$want" ] && [ -f "$RUN_DIR/kafka/data/meta.properties" ]; then
+    die "$RUN_DIR holds a $recorded-broker Kafka cluster; to run $want brokers, 'make clean' first (this deletes its data) or set ORDERFLOW_RUN_DIR to another directory"
+  fi
+  echo "$want"
+}
 
 # JVM sizing for a 2-core machine: the whole stack stays well under 3 GB RSS.
 KAFKA_HEAP="${ORDERFLOW_KAFKA_HEAP:--Xms256m -Xmx512m}"
@@ -193,9 +220,15 @@ probe_postgres() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -d orderfl
 KAFKA_CLIENT_ENV_VARS=(ORDERFLOW_KAFKA_TLS ORDERFLOW_KAFKA_CA_FILE ORDERFLOW_KAFKA_TLS_SERVER_NAME
   ORDERFLOW_KAFKA_SASL_MECHANISM ORDERFLOW_KAFKA_USERNAME ORDERFLOW_KAFKA_PASSWORD)
 
-probe_kafka() { # broker metadata answers on the PLAINTEXT listener, through the orderflow CLI (sarama)
-  env "${KAFKA_CLIENT_ENV_VARS[@]/#/-u}" ORDERFLOW_BROKERS="localhost:$KAFKA_PORT" \
+probe_kafka() { # node ${1:-1}'s metadata answers on its PLAINTEXT listener, through the orderflow CLI (sarama)
+  env "${KAFKA_CLIENT_ENV_VARS[@]/#/-u}" ORDERFLOW_BROKERS="localhost:$(kafka_port "${1:-1}")" \
     "$ORDERFLOW_BIN" stack probe kafka >/dev/null 2>&1
+}
+
+bootstrap_list() { # the PLAINTEXT listeners of every node: localhost:9092[,localhost:9192,localhost:9292]
+  local i out=""
+  for i in $(seq 1 "$BROKER_COUNT"); do out="${out:+$out,}localhost:$(kafka_port "$i")"; done
+  echo "$out"
 }
 
 probe_connect() {
@@ -294,7 +327,7 @@ stop_postgres() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Kafka broker (KRaft combined mode, single node)
+# Kafka: 1 or 3 nodes, each a KRaft broker and controller
 
 # The broker's second listener, SASL_SSL on :$KAFKA_SASL_PORT: TLS with a self-signed certificate
 # for localhost made by the JDK's keytool, and SCRAM-SHA-512 logins. The SCRAM user (orderflow)
@@ -316,7 +349,9 @@ ensure_kafka_tls() {
     -storepass "$pw" -keypass "$pw" >/dev/null 2>&1 || die "keytool could not make the broker's key pair"
   keytool -exportcert -rfc -alias broker -keystore "$dir/broker.p12" -storepass "$pw" -file "$dir/ca.pem" >/dev/null 2>&1 \
     || die "keytool could not export the broker's certificate"
-  (umask 077; printf '%s\n' "ORDERFLOW_BROKERS=localhost:$KAFKA_SASL_PORT" "ORDERFLOW_KAFKA_CA_FILE=$dir/ca.pem" \
+  local sasl="" i
+  for i in $(seq 1 "$BROKER_COUNT"); do sasl="${sasl:+$sasl,}localhost:$(sasl_port "$i")"; done
+  (umask 077; printf '%s\n' "ORDERFLOW_BROKERS=$sasl" "ORDERFLOW_KAFKA_CA_FILE=$dir/ca.pem" \
     "ORDERFLOW_KAFKA_SASL_MECHANISM=SCRAM-SHA-512" "ORDERFLOW_KAFKA_USERNAME=$KAFKA_SASL_USER" \
     "ORDERFLOW_KAFKA_PASSWORD=$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')" >"$RUN_DIR/kafka/client-sasl.env")
   rm -f "$RUN_DIR/kafka/data/.orderflow-scram-user" # the new password must reach the cluster
@@ -335,17 +370,27 @@ ensure_kafka_scram_user() {
   touch "$marker"
 }
 
-write_kafka_config() {
-  mkdir -p "$RUN_DIR/kafka/data" "$RUN_DIR/connect"
+quorum_voters() {
+  local i out=""
+  for i in $(seq 1 "$BROKER_COUNT"); do out="${out:+$out,}$i@127.0.0.1:$(controller_port "$i")"; done
+  echo "$out"
+}
+
+write_kafka_config() { # write_kafka_config <node>
+  local node=$1 dir rf isr
+  dir="$(kafka_dir "$node")"
+  mkdir -p "$dir/data" "$RUN_DIR/connect"
   ensure_kafka_tls
   local tls="$RUN_DIR/kafka/tls" storepass
   storepass="$(cat "$tls/storepass")"
-  (umask 077; cat >"$RUN_DIR/kafka/server.properties" <<EOF
+  rf=1 isr=1
+  if [ "$BROKER_COUNT" -ge 3 ]; then rf=3 isr=2; fi
+  (umask 077; cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT
-advertised.listeners=PLAINTEXT://localhost:$KAFKA_PORT,SASL_SSL://localhost:$KAFKA_SASL_PORT
+node.id=$node
+controller.quorum.voters=$(quorum_voters)
+listeners=PLAINTEXT://127.0.0.1:$(kafka_port "$node"),CONTROLLER://127.0.0.1:$(controller_port "$node"),SASL_SSL://127.0.0.1:$(sasl_port "$node")
+advertised.listeners=PLAINTEXT://localhost:$(kafka_port "$node"),SASL_SSL://localhost:$(sasl_port "$node")
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
 sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
@@ -355,16 +400,16 @@ ssl.keystore.password=$storepass
 ssl.key.password=$storepass
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-log.dirs=$RUN_DIR/kafka/data
+log.dirs=$dir/data
 num.partitions=1
-default.replication.factor=1
-offsets.topic.replication.factor=1
+default.replication.factor=$rf
+offsets.topic.replication.factor=$rf
 offsets.topic.num.partitions=6
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-min.insync.replicas=1
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$isr
+min.insync.replicas=$isr
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 log.retention.hours=-1
@@ -373,11 +418,11 @@ num.network.threads=2
 num.io.threads=4
 EOF
   )
-  cat >"$RUN_DIR/kafka/log4j2.properties" <<EOF
+  cat >"$dir/log4j2.properties" <<EOF
 status = warn
 appender.file.type = File
 appender.file.name = file
-appender.file.fileName = $RUN_DIR/logs/kafka-server.log
+appender.file.fileName = $RUN_DIR/logs/$(kafka_service "$node")-server.log
 appender.file.layout.type = PatternLayout
 appender.file.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = INFO
@@ -393,31 +438,46 @@ kafka_java() { # common launcher for Kafka's main classes
   java $KAFKA_HEAP "${JVM_COMMON[@]}" -Dlog4j2.configurationFile="$1" -cp "$KAFKA_LIBS/*" "${@:2}"
 }
 
-start_kafka() {
-  local pid
-  pid="$(service_pid kafka)"
-  if [ -n "$pid" ] && probe_kafka; then return 0; fi
+# launch_kafka_node <node>: format its storage on first start (every node with the cluster's
+# one id), then start it without waiting.
+launch_kafka_node() {
+  local node=$1 name dir pid
+  name="$(kafka_service "$node")" dir="$(kafka_dir "$node")"
+  pid="$(service_pid "$name")"
+  if [ -n "$pid" ] && probe_kafka "$node"; then return 0; fi
   if [ -n "$pid" ]; then # half-started by an earlier run: give it its chance, then restart it
-    log "Kafka (pid $pid) is running but not yet healthy; waiting"
-    if ! (START_TIMEOUT=60 wait_healthy kafka probe_kafka); then stop_pid "$pid" kafka; else return 0; fi
+    log "$name (pid $pid) is running but not yet healthy; waiting"
+    if ! (START_TIMEOUT=60 wait_healthy "$name" "probe_kafka $node"); then stop_pid "$pid" "$name"; else return 0; fi
   fi
-  write_kafka_config
-  if [ ! -f "$RUN_DIR/kafka/data/meta.properties" ]; then
+  write_kafka_config "$node"
+  if [ ! -f "$dir/data/meta.properties" ]; then
     local cluster_id
-    cluster_id="$(java -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)"
-    log "formatting Kafka storage (cluster $cluster_id)"
-    java -cp "$KAFKA_LIBS/*" -Dlog4j2.configurationFile="$RUN_DIR/kafka/log4j2.properties" kafka.tools.StorageTool format \
-      -t "$cluster_id" -c "$RUN_DIR/kafka/server.properties" --ignore-formatted >"$RUN_DIR/logs/kafka-format.log" 2>&1 \
-      || die "formatting Kafka storage failed; see $RUN_DIR/logs/kafka-format.log"
+    if [ ! -s "$RUN_DIR/kafka/cluster-id" ]; then
+      java -cp "$KAFKA_LIBS/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1 >"$RUN_DIR/kafka/cluster-id"
+    fi
+    cluster_id="$(cat "$RUN_DIR/kafka/cluster-id")"
+    log "formatting $name storage (cluster $cluster_id)"
+    java -cp "$KAFKA_LIBS/*" -Dlog4j2.configurationFile="$dir/log4j2.properties" kafka.tools.StorageTool format \
+      -t "$cluster_id" -c "$dir/server.properties" --ignore-formatted >"$RUN_DIR/logs/$name-format.log" 2>&1 \
+      || die "formatting $name storage failed; see $RUN_DIR/logs/$name-format.log"
   fi
-  wait_port_free "$KAFKA_PORT"
-  wait_port_free "$KAFKA_SASL_PORT"
-  wait_port_free "$CONTROLLER_PORT"
-  log "starting Kafka $KAFKA_VERSION (KRaft) on :$KAFKA_PORT"
-  launch kafka "$RUN_DIR/logs/kafka.log" java $KAFKA_HEAP "${JVM_COMMON[@]}" \
-    -Dlog4j2.configurationFile="$RUN_DIR/kafka/log4j2.properties" -Dorderflow.run="$RUN_DIR" \
-    -cp "$KAFKA_LIBS/*" kafka.Kafka "$RUN_DIR/kafka/server.properties"
-  wait_healthy kafka probe_kafka
+  wait_port_free "$(kafka_port "$node")"
+  wait_port_free "$(sasl_port "$node")"
+  wait_port_free "$(controller_port "$node")"
+  log "starting Kafka $KAFKA_VERSION (KRaft node $node of $BROKER_COUNT) on :$(kafka_port "$node")"
+  launch "$name" "$RUN_DIR/logs/$name.log" java $KAFKA_HEAP "${JVM_COMMON[@]}" \
+    -Dlog4j2.configurationFile="$dir/log4j2.properties" -Dorderflow.run="$RUN_DIR" \
+    -cp "$KAFKA_LIBS/*" kafka.Kafka "$dir/server.properties"
+}
+
+# start_kafka starts every node before waiting for any (a quorum of three elects its leader only
+# once two run), then waits for each.
+start_kafka() {
+  local i
+  mkdir -p "$RUN_DIR/kafka"
+  echo "$BROKER_COUNT" >"$RUN_DIR/kafka/brokers"
+  for i in $(seq 1 "$BROKER_COUNT"); do launch_kafka_node "$i"; done
+  for i in $(seq 1 "$BROKER_COUNT"); do wait_healthy "$(kafka_service "$i")" "probe_kafka $i"; done
   ensure_kafka_scram_user
 }
 
@@ -445,8 +505,10 @@ start_connect() {
   fi
   mkdir -p "$RUN_DIR/connect/secrets"
   chmod 700 "$RUN_DIR/connect/secrets"
+  local connect_rf=1
+  if [ "$BROKER_COUNT" -ge 3 ]; then connect_rf=3; fi
   cat >"$RUN_DIR/connect/worker.properties" <<EOF
-bootstrap.servers=localhost:$KAFKA_PORT
+bootstrap.servers=$(bootstrap_list)
 group.id=orderflow-connect
 key.converter=org.apache.kafka.connect.json.JsonConverter
 value.converter=org.apache.kafka.connect.json.JsonConverter
@@ -455,9 +517,9 @@ value.converter.schemas.enable=false
 config.storage.topic=_connect-configs
 offset.storage.topic=_connect-offsets
 status.storage.topic=_connect-status
-config.storage.replication.factor=1
-offset.storage.replication.factor=1
-status.storage.replication.factor=1
+config.storage.replication.factor=$connect_rf
+offset.storage.replication.factor=$connect_rf
+status.storage.replication.factor=$connect_rf
 offset.storage.partitions=1
 status.storage.partitions=1
 offset.flush.interval.ms=1000
@@ -567,23 +629,66 @@ cmd_up() {
   start_kafka
   start_connect
   start_registry
-  log "stack is up in $((SECONDS - t0))s (logs in $RUN_DIR/logs)"
+  log "stack is up in $((SECONDS - t0))s with $BROKER_COUNT Kafka broker(s): ORDERFLOW_BROKERS=$(bootstrap_list) (logs in $RUN_DIR/logs)"
+}
+
+# stop_kafka stops every node there may be, whatever the count, all at once: a node left alone
+# without its quorum cannot finish a controlled shutdown (it waited 45 s, then was killed).
+stop_kafka() {
+  local name pid pids=()
+  for name in kafka-3 kafka-2 kafka; do
+    pid="$(service_pid "$name")"
+    [ -n "$pid" ] || continue
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    pids+=("$name:$pid")
+  done
+  for name in "${pids[@]}"; do
+    stop_pid "${name#*:}" "${name%%:*}"
+    rm -f "$(pidfile "${name%%:*}")"
+  done
 }
 
 cmd_down() {
   stop_service registry
   stop_service connect
-  stop_service kafka
+  stop_kafka
   stop_postgres
   log "stack is down (data kept in $RUN_DIR)"
+}
+
+# One service, for failure drills (the chaos run): start waits until it is healthy.
+cmd_service() {
+  local action=$1 name=${2:-} node=""
+  case "$name" in
+    postgres|connect|registry) ;;
+    kafka) node=1 ;;
+    kafka-[0-9]) node=${name#kafka-}; [ "$node" -le "$BROKER_COUNT" ] || die "no $name: the cluster has $BROKER_COUNT broker(s)" ;;
+    *) die "unknown service '$name' (postgres, kafka, kafka-2, kafka-3, connect, registry)" ;;
+  esac
+  if [ "$action" = stop ] || [ "$action" = restart ]; then
+    if [ "$name" = postgres ]; then stop_postgres; else stop_service "$name"; fi
+  fi
+  if [ "$action" = start ] || [ "$action" = restart ]; then
+    mkdir -p "$RUN_DIR/pids" "$RUN_DIR/logs"
+    case "$name" in
+      postgres) start_postgres ;;
+      connect) start_connect ;;
+      registry) start_registry ;;
+      *) launch_kafka_node "$node"; wait_healthy "$name" "probe_kafka $node" ;;
+    esac
+  fi
 }
 
 cmd_status() {
   local rc=0 name port probe pid health
   printf '%-10s %-8s %-6s %s\n' SERVICE PID PORT HEALTH
-  for row in "postgres $PG_PORT probe_postgres" "kafka $KAFKA_PORT probe_kafka" \
-    "connect $CONNECT_PORT probe_connect" "registry $REGISTRY_PORT probe_registry"; do
+  local rows=("postgres $PG_PORT probe_postgres") i
+  for i in $(seq 1 "$BROKER_COUNT"); do rows+=("$(kafka_service "$i") $(kafka_port "$i") probe_kafka:$i"); done
+  rows+=("connect $CONNECT_PORT probe_connect" "registry $REGISTRY_PORT probe_registry")
+  for row in "${rows[@]}"; do
     read -r name port probe <<<"$row"
+    probe="${probe/:/ }"
     pid="$(service_pid "$name")"
     if [ -z "$pid" ]; then health=stopped; rc=1
     elif $probe; then health=healthy
@@ -607,10 +712,17 @@ cmd_clean() {
 ORDERFLOW_BIN="${ORDERFLOW_BIN:-$REPO/bin/orderflow}"
 
 case "${1:-}" in
+  down|clean|fetch) BROKER_COUNT=1 ;; # down and clean stop every node there is
+  *) BROKER_COUNT="$(broker_count)" ;;
+esac
+
+case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
   clean) cmd_clean ;;
   fetch) ensure_os_packages; fetch ;;
-  *) echo "usage: $0 up|down|status|clean|fetch" >&2; exit 2 ;;
+  brokers) bootstrap_list ;;
+  start|stop|restart) cmd_service "$1" "${2:-}" ;;
+  *) echo "usage: $0 up|down|status|clean|fetch|brokers|start|stop|restart <service>" >&2; exit 2 ;;
 esac

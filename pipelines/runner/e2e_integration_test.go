@@ -88,7 +88,11 @@ func deploy(t *testing.T, opts ...connectors.OutboxOption) *pipeline {
 	if err := orders.NewStore(pool, serde, schema).Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pg.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`) })
+	t.Cleanup(func() {
+		live, done := itest.Live(context.Background(), pg, cfg.PGDSN) // the chaos run restarts PostgreSQL
+		defer done()
+		live.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
+	})
 	itest.OutboxConnector(t, cfg, pg, schema, append([]connectors.OutboxOption{connectors.WithTopicPrefix(topo.Prefix),
 		connectors.WithSetting("slot.drop.on.stop", "true")}, opts...)...)
 	p := &pipeline{t: t, cfg: cfg, topo: topo, schema: schema, state: t.TempDir()}

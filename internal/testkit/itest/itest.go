@@ -114,6 +114,8 @@ func OutboxConnector(t testing.TB, cfg endpoints.Endpoints, pg *pgx.Conn, schema
 func removeConnector(t testing.TB, client *connectors.Client, pg *pgx.Conn, conn connectors.Connector) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	pg, done := Live(ctx, pg, Stack(t).PGDSN)
+	defer done()
 	if err := connectors.Remove(ctx, client, pg, conn); err != nil {
 		t.Logf("cleanup: %v", err)
 	}
@@ -121,6 +123,19 @@ func removeConnector(t testing.TB, client *connectors.Client, pg *pgx.Conn, conn
 		_ = admin.DeleteTopic(connectors.HeartbeatTopic(conn)) // created by the connector
 		admin.Close()
 	}
+}
+
+// Live returns pg, or a new connection to dsn when pg no longer answers (a test that restarted
+// PostgreSQL still cleans up after itself); done closes what Live opened.
+func Live(ctx context.Context, pg *pgx.Conn, dsn string) (conn *pgx.Conn, done func()) {
+	if pg.Ping(ctx) == nil {
+		return pg, func() {}
+	}
+	fresh, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return pg, func() {}
+	}
+	return fresh, func() { fresh.Close(context.Background()) }
 }
 
 // Eventually calls f until it returns nil or ctx ends, then returns f's last error.

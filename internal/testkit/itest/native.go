@@ -2,9 +2,12 @@ package itest
 
 import (
 	"bufio"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -49,8 +52,7 @@ func nativeRunDir() string {
 	if dir := os.Getenv("ORDERFLOW_RUN_DIR"); dir != "" {
 		return dir
 	}
-	_, file, _, _ := runtime.Caller(0) // <repo>/internal/testkit/itest/native.go
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", ".run")
+	return filepath.Join(repoRoot(), ".run")
 }
 
 // ConnectSecret hands the native stack's Connect worker a secret the way an operator would: a
@@ -84,4 +86,40 @@ func nativeOnly(t testing.TB, what string, err error) {
 		t.Skipf("the docker stack has no %s", strings.TrimPrefix(what, "the native stack's "))
 	}
 	t.Fatalf("%s (run `make up`): %v", what, err)
+}
+
+// StackService runs `compose/native/stack.sh <action> <service>` (start, stop or restart one
+// service of the native stack: postgres, kafka, kafka-2, kafka-3, connect, registry) and returns
+// its error with the script's output. Failure drills use it; the docker stack is skipped as in
+// KafkaSASL.
+func StackService(t testing.TB, action, service string) error {
+	t.Helper()
+	if os.Getenv("ORDERFLOW_STACK_MODE") == "docker" {
+		t.Skip("failure drills drive the native stack's processes")
+	}
+	cmd := exec.Command(filepath.Join(repoRoot(), "compose", "native", "stack.sh"), action, service)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("stack.sh %s %s: %w\n%s", action, service, err, out)
+	}
+	return nil
+}
+
+// ServicePID is the pid of a running native stack service (from its pid file).
+func ServicePID(t testing.TB, service string) int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(nativeRunDir(), "pids", service+".pid"))
+	if err != nil {
+		nativeOnly(t, "the native stack's pid of "+service, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatalf("pid file of %s: %v", service, err)
+	}
+	return pid
+}
+
+// repoRoot is the repository's root directory.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0) // <repo>/internal/testkit/itest/native.go
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
