@@ -129,15 +129,15 @@ chaos: build
 	compose/native/stack.sh down
 	ORDERFLOW_RUN_DIR=$(CHAOS_RUN_DIR) ORDERFLOW_KAFKA_BROKERS=3 compose/native/stack.sh up
 	rm -f .run-chaos.md
-	set -e; export ORDERFLOW_RUN_DIR=$(CHAOS_RUN_DIR) ORDERFLOW_STACK_MODE=native \
+	set -e; trap 'ORDERFLOW_RUN_DIR=$(CHAOS_RUN_DIR) compose/native/stack.sh down' EXIT; \
+	export ORDERFLOW_RUN_DIR=$(CHAOS_RUN_DIR) ORDERFLOW_STACK_MODE=native \
 	  ORDERFLOW_BROKERS=$$(ORDERFLOW_RUN_DIR=$(CHAOS_RUN_DIR) compose/native/stack.sh brokers) \
 	  ORDERFLOW_CHAOS_ORDERS=$(CHAOS_ORDERS) ORDERFLOW_CHAOS_RATE=$(CHAOS_RATE) ORDERFLOW_CHAOS_REPORT=$(CURDIR)/.run-chaos.md; \
 	for i in $$(seq 1 $(CHAOS_RUNS)); do \
 	  echo "chaos run $$i of $(CHAOS_RUNS)"; \
 	  $(GO) test -count=1 -v -tags integration -run TestIntegrationChaos -timeout 30m ./pipelines/runner/; \
-	done
+	done; \
 	{ sed -n '1,/^## Runs/p' RELIABILITY.md; cat .run-chaos.md; } > RELIABILITY.md.new && mv RELIABILITY.md.new RELIABILITY.md
-	ORDERFLOW_RUN_DIR=$(CHAOS_RUN_DIR) compose/native/stack.sh down
 
 # Benchmarks on the real stack (not tests): results as JSON and plots in cmd/orderflow-bench/results,
 # the report in BENCHMARKS.md, next to the previous release's results (results/before). The full

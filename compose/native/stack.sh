@@ -56,7 +56,9 @@ kafka_dir() { if [ "$1" = 1 ]; then echo "$RUN_DIR/kafka"; else echo "$RUN_DIR/k
 # formatted cluster cannot change its quorum here: a different count is refused, not reformatted.
 broker_count() {
   local recorded="" want="${ORDERFLOW_KAFKA_BROKERS:-}"
-  [ -f "$RUN_DIR/kafka/brokers" ] && recorded="$(cat "$RUN_DIR/kafka/brokers")"
+  if [ -f "$RUN_DIR/kafka/brokers" ]; then recorded="$(cat "$RUN_DIR/kafka/brokers")"
+  elif [ -f "$RUN_DIR/kafka/data/meta.properties" ]; then recorded=1 # formatted before counts were recorded
+  fi
   if [ -z "$want" ]; then want="${recorded:-1}"; fi
   case "$want" in 1|3) ;; *) die "ORDERFLOW_KAFKA_BROKERS must be 1 or 3, not $want" ;; esac
   if [ -n "$recorded" ] && [ "$recorded" != "$want" ] && [ -f "$RUN_DIR/kafka/data/meta.properties" ]; then
@@ -663,7 +665,7 @@ cmd_service() {
   case "$name" in
     postgres|connect|registry) ;;
     kafka) node=1 ;;
-    kafka-[0-9]) node=${name#kafka-}; [ "$node" -le "$BROKER_COUNT" ] || die "no $name: the cluster has $BROKER_COUNT broker(s)" ;;
+    kafka-2|kafka-3) node=${name#kafka-}; [ "$node" -le "$BROKER_COUNT" ] || die "no $name: the cluster has $BROKER_COUNT broker(s)" ;;
     *) die "unknown service '$name' (postgres, kafka, kafka-2, kafka-3, connect, registry)" ;;
   esac
   if [ "$action" = stop ] || [ "$action" = restart ]; then

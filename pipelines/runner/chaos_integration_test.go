@@ -339,6 +339,8 @@ func (c *chaos) busiestBroker() string {
 func (c *chaos) killBroker(service string, down time.Duration) {
 	pid := itest.ServicePID(c.t, service)
 	c.t.Logf("chaos: kill -9 %s (pid %d)", service, pid)
+	// should the test end before the repair, the next run still finds the broker (start is idempotent)
+	c.t.Cleanup(func() { _ = itest.StackService(c.t, "start", service) })
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		c.t.Fatal(err)
 	}
@@ -353,6 +355,7 @@ func (c *chaos) killBroker(service string, down time.Duration) {
 func (c *chaos) pauseBroker(service string, d time.Duration) {
 	pid := itest.ServicePID(c.t, service)
 	c.t.Logf("chaos: SIGSTOP %s (pid %d) for %s", service, pid, d)
+	c.t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) }) // never leave it stopped
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		c.t.Fatal(err)
 	}

@@ -108,6 +108,12 @@ func timeOf(rv reflect.Value) time.Time {
 
 func isInt(k reflect.Kind) bool { return k >= reflect.Int && k <= reflect.Int64 }
 
+// goavroInt: the Go integer types goavro encodes (int, int32, int64, unnamed).
+func goavroInt(t reflect.Type) bool {
+	k := t.Kind()
+	return t.PkgPath() == "" && (k == reflect.Int || k == reflect.Int32 || k == reflect.Int64)
+}
+
 func compileEncoder(t reflect.Type, n *node, open map[*node]bool) (encodeFn, error) {
 	if inner, ok := n.nullable(); ok {
 		nullIdx, valIdx := int64(0), int64(1)
@@ -232,7 +238,7 @@ func compileEncoder(t reflect.Type, n *node, open map[*node]bool) (encodeFn, err
 			return append(buf, 0), nil
 		}, nil
 	case "int":
-		if !isInt(t.Kind()) || t.PkgPath() != "" {
+		if !goavroInt(t) || n.Logical != "" {
 			return nil, errNoPlan
 		}
 		return func(buf []byte, rv reflect.Value) ([]byte, error) {
@@ -249,7 +255,7 @@ func compileEncoder(t reflect.Type, n *node, open map[*node]bool) (encodeFn, err
 				return appendLong(buf, at.Unix()*1e3+int64(at.Nanosecond()/1e6)), nil
 			}, nil
 		}
-		if !isInt(t.Kind()) || t.PkgPath() != "" {
+		if !goavroInt(t) || (n.Logical != "" && n.Logical != "timestamp-millis") {
 			return nil, errNoPlan
 		}
 		return func(buf []byte, rv reflect.Value) ([]byte, error) { return appendLong(buf, rv.Int()), nil }, nil
@@ -416,7 +422,7 @@ func compileDecoder(t reflect.Type, n *node, open map[*node]bool) (decodeFn, err
 		}, nil
 	case "int", "long":
 		isLong := n.Type == "long"
-		if t == timeType && isLong {
+		if t == timeType && isLong && (n.Logical == "timestamp-millis" || n.Logical == "") {
 			return func(buf []byte, rv reflect.Value) ([]byte, error) {
 				ms, buf, err := readLong(buf)
 				if err != nil {
@@ -430,7 +436,7 @@ func compileDecoder(t reflect.Type, n *node, open map[*node]bool) (decodeFn, err
 				return buf, nil
 			}, nil
 		}
-		if !isInt(t.Kind()) {
+		if !isInt(t.Kind()) || n.Logical != "" { // goavro gives a logical type's own value (a time), not an integer
 			return nil, errNoPlan
 		}
 		return func(buf []byte, rv reflect.Value) ([]byte, error) {

@@ -38,7 +38,10 @@ func consumerGroupBuilder(config *sarama.Config) goka.ConsumerGroupBuilder {
 // fails. goka stops a processor on any error of Consume, and sarama returns one at once when the
 // group's coordinator cannot be reached: a broker killed or paused stopped every processor whose
 // group it coordinated, although the cluster elects a new coordinator within seconds. Here the
-// coordinator is looked up again and the join retried (250 ms doubling to 2 s) for up to budget.
+// coordinator is looked up again and the join retried (250 ms doubling to 2 s) for up to budget,
+// counted from the first failure since the last session that started. An error of goka's own
+// handler (its Setup or Cleanup: a message that failed to process, a table that failed to set up)
+// is returned at once, as goka means it to stop the processor, and a cancelled ctx returns nil.
 type resilientGroup struct {
 	sarama.ConsumerGroup
 	group       string
@@ -47,16 +50,37 @@ type resilientGroup struct {
 	closeClient func() error
 }
 
+// trackedHandler records whether a session started and whether goka's handler failed.
+type trackedHandler struct {
+	sarama.ConsumerGroupHandler
+	started, failed bool
+}
+
+func (h *trackedHandler) Setup(s sarama.ConsumerGroupSession) error {
+	err := h.ConsumerGroupHandler.Setup(s)
+	h.started, h.failed = h.started || err == nil, h.failed || err != nil
+	return err
+}
+
+func (h *trackedHandler) Cleanup(s sarama.ConsumerGroupSession) error {
+	err := h.ConsumerGroupHandler.Cleanup(s)
+	h.failed = h.failed || err != nil
+	return err
+}
+
 func (g *resilientGroup) Consume(ctx context.Context, topics []string, handler sarama.ConsumerGroupHandler) error {
-	var deadline time.Time // counted from the first failure
+	var deadline time.Time
 	pause := 250 * time.Millisecond
 	for {
-		err := g.ConsumerGroup.Consume(ctx, topics, handler)
-		if err == nil || ctx.Err() != nil || errors.Is(err, sarama.ErrClosedConsumerGroup) || errors.Is(err, sarama.ErrClosedClient) {
+		h := &trackedHandler{ConsumerGroupHandler: handler}
+		err := g.ConsumerGroup.Consume(ctx, topics, h)
+		switch {
+		case err == nil || h.failed || errors.Is(err, sarama.ErrClosedConsumerGroup) || errors.Is(err, sarama.ErrClosedClient):
 			return err
-		}
-		if deadline.IsZero() {
-			deadline = time.Now().Add(g.budget)
+		case ctx.Err() != nil:
+			return nil // stopping: the join's error is no failure
+		case h.started || deadline.IsZero(): // a new run of failures
+			deadline, pause = time.Now().Add(g.budget), 250*time.Millisecond
 		}
 		if time.Now().Add(pause).After(deadline) {
 			return err
@@ -64,7 +88,7 @@ func (g *resilientGroup) Consume(ctx context.Context, topics []string, handler s
 		slog.Warn("consumer group: joining again", "group", g.group, "in", pause, "err", err)
 		select {
 		case <-ctx.Done():
-			return err
+			return nil
 		case <-time.After(pause):
 		}
 		_ = g.refresh()
