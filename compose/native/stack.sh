@@ -525,6 +525,10 @@ status.storage.replication.factor=$connect_rf
 offset.storage.partitions=1
 status.storage.partitions=1
 offset.flush.interval.ms=1000
+# A worker that dropped out of the group (its broker paused, or the coordinator moved) gets its
+# connectors back after 10 s, not Connect's default 5 minutes (scheduled.rebalance.max.delay.ms):
+# with one worker, nobody else takes them over meanwhile, and the outbox stops flowing.
+scheduled.rebalance.max.delay.ms=10000
 listeners=http://127.0.0.1:$CONNECT_PORT
 rest.advertised.host.name=127.0.0.1
 rest.advertised.port=$CONNECT_PORT

@@ -377,20 +377,25 @@ func (c *chaos) restart(service string) {
 // connectorRunning waits until the outbox connector and its task run; a task that failed is
 // restarted, as an operator (or Connect's own retries) would.
 func (c *chaos) connectorRunning() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err := c.connect.WaitRunning(ctx, c.connector)
 		if err == nil {
+			cancel()
 			return
 		}
-		if ctx.Err() != nil {
+		if time.Now().After(deadline) {
+			cancel()
 			c.t.Fatalf("chaos: connector %s not running: %v", c.connector, err)
 		}
+		cancel()
 		c.t.Logf("chaos: connector %s: %v; restarting it", c.connector, err)
-		if err := c.connect.Restart(ctx, c.connector); err != nil {
+		rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := c.connect.Restart(rctx, c.connector); err != nil {
 			c.t.Logf("chaos: restart connector: %v", err)
 		}
+		rcancel()
 		time.Sleep(2 * time.Second)
 	}
 }

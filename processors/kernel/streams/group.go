@@ -39,9 +39,11 @@ func consumerGroupBuilder(config *sarama.Config) goka.ConsumerGroupBuilder {
 // group's coordinator cannot be reached: a broker killed or paused stopped every processor whose
 // group it coordinated, although the cluster elects a new coordinator within seconds. Here the
 // coordinator is looked up again and the join retried (250 ms doubling to 2 s) for up to budget,
-// counted from the first failure since the last session that started. An error of goka's own
-// handler (its Setup or Cleanup: a message that failed to process, a table that failed to set up)
-// is returned at once, as goka means it to stop the processor, and a cancelled ctx returns nil.
+// counted from the first failure since the last session that started; a cancelled ctx returns
+// nil. goka's own failures (a message that failed to process) come back through the same error,
+// and goka's types for them are its own: they are retried too, and stop the processor once the
+// budget is spent. (Telling them apart, to stop at once, made a broker's failure stop the
+// processors again: goka's Cleanup reports the partition consumers' connection errors.)
 type resilientGroup struct {
 	sarama.ConsumerGroup
 	group       string
@@ -50,21 +52,15 @@ type resilientGroup struct {
 	closeClient func() error
 }
 
-// trackedHandler records whether a session started and whether goka's handler failed.
+// trackedHandler records whether a session started.
 type trackedHandler struct {
 	sarama.ConsumerGroupHandler
-	started, failed bool
+	started bool
 }
 
 func (h *trackedHandler) Setup(s sarama.ConsumerGroupSession) error {
 	err := h.ConsumerGroupHandler.Setup(s)
-	h.started, h.failed = h.started || err == nil, h.failed || err != nil
-	return err
-}
-
-func (h *trackedHandler) Cleanup(s sarama.ConsumerGroupSession) error {
-	err := h.ConsumerGroupHandler.Cleanup(s)
-	h.failed = h.failed || err != nil
+	h.started = h.started || err == nil
 	return err
 }
 
@@ -75,7 +71,7 @@ func (g *resilientGroup) Consume(ctx context.Context, topics []string, handler s
 		h := &trackedHandler{ConsumerGroupHandler: handler}
 		err := g.ConsumerGroup.Consume(ctx, topics, h)
 		switch {
-		case err == nil || h.failed || errors.Is(err, sarama.ErrClosedConsumerGroup) || errors.Is(err, sarama.ErrClosedClient):
+		case err == nil || errors.Is(err, sarama.ErrClosedConsumerGroup) || errors.Is(err, sarama.ErrClosedClient):
 			return err
 		case ctx.Err() != nil:
 			return nil // stopping: the join's error is no failure
