@@ -406,22 +406,7 @@ func (c *chaos) checkNoDoubleCharge() {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	charges := map[string]map[string]bool{}
-	readAll(c.t, c.p, string(c.p.topo.PaymentEvents()), func(m *sarama.ConsumerMessage) {
-		if ev, err := serde.Decode(m.Value); err == nil {
-			if a, ok := ev.(schemas.PaymentAuthorized); ok {
-				if charges[a.OrderID] == nil {
-					charges[a.OrderID] = map[string]bool{}
-				}
-				charges[a.OrderID][a.Meta.EventID] = true
-			}
-		}
-	})
-	for order, ids := range charges {
-		if len(ids) > 1 {
-			c.t.Errorf("order %s charged %d times", order, len(ids))
-		}
-	}
+	atMostOnce(c.t, c.p, serde, string(c.p.topo.PaymentEvents()), "charged", func(a schemas.PaymentAuthorized) string { return a.OrderID })
 }
 
 // checkNoDeadLetters: the demo mix has no poison input, so a failure-free run dead-letters

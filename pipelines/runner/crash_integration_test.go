@@ -145,24 +145,34 @@ func (p *pipeline) checkLoad(t *testing.T, lc loadgen.Config, during func()) loa
 	if err != nil {
 		t.Fatal(err)
 	}
-	refunds := map[string]map[string]bool{}
-	readAll(t, p, string(p.topo.PaymentEvents()), func(m *sarama.ConsumerMessage) {
-		if ev, err := serde.Decode(m.Value); err == nil {
-			if r, ok := ev.(schemas.PaymentRefunded); ok {
-				if refunds[r.OrderID] == nil {
-					refunds[r.OrderID] = map[string]bool{}
-				}
-				refunds[r.OrderID][r.Meta.EventID] = true
-			}
-		}
-	})
-	for order, ids := range refunds {
-		if len(ids) > 1 {
-			t.Errorf("order %s refunded %d times", order, len(ids))
-		}
-	}
+	atMostOnce(t, p, serde, string(p.topo.PaymentEvents()), "refunded", func(r schemas.PaymentRefunded) string { return r.OrderID })
 	checkStatusChanges(t, p, serde, n)
 	return res
+}
+
+// atMostOnce checks that no order has events of type T under more than one event id on topic (a
+// copy sent again carries its first's id); what names the fault ("refunded").
+func atMostOnce[T schemas.Event](t *testing.T, p *pipeline, serde *codec.Serde, topic, what string, orderOf func(T) string) {
+	t.Helper()
+	ids := map[string]map[string]bool{}
+	readAll(t, p, topic, func(m *sarama.ConsumerMessage) {
+		ev, err := serde.Decode(m.Value)
+		if err != nil {
+			return
+		}
+		if e, ok := ev.(T); ok {
+			order := orderOf(e)
+			if ids[order] == nil {
+				ids[order] = map[string]bool{}
+			}
+			ids[order][e.Metadata().EventID] = true
+		}
+	})
+	for order, set := range ids {
+		if len(set) > 1 {
+			t.Errorf("order %s %s %d times", order, what, len(set))
+		}
+	}
 }
 
 // readAll calls fn for every message of topic, each partition read to the end it has now.
