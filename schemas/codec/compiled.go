@@ -114,12 +114,42 @@ func goavroInt(t reflect.Type) bool {
 	return t.PkgPath() == "" && (k == reflect.Int || k == reflect.Int32 || k == reflect.Int64)
 }
 
+// unionIndexes returns the branch indexes of null and of the value in the ["null", X] union n.
+func unionIndexes(n *node) (null, value int64) {
+	if n.Branches[1].Type == "null" {
+		return 1, 0
+	}
+	return 0, 1
+}
+
+// compileFields compiles each field of record n: the index of the struct field of t it maps to,
+// and compile's plan for it. open holds the records being compiled (a recursive schema has no
+// plan).
+func compileFields[F any](t reflect.Type, n *node, open map[*node]bool, compile func(reflect.Type, *node, map[*node]bool) (F, error)) ([]int, []F, error) {
+	if t.Kind() != reflect.Struct || open[n] {
+		return nil, nil, errNoPlan
+	}
+	open[n] = true
+	defer delete(open, n)
+	idx := structFields(t)
+	fields, plans := make([]int, len(n.Fields)), make([]F, len(n.Fields))
+	for j, f := range n.Fields {
+		i, ok := idx[f.Name]
+		if !ok {
+			return nil, nil, errNoPlan
+		}
+		plan, err := compile(t.Field(i).Type, f.Type, open)
+		if err != nil {
+			return nil, nil, err
+		}
+		fields[j], plans[j] = i, plan
+	}
+	return fields, plans, nil
+}
+
 func compileEncoder(t reflect.Type, n *node, open map[*node]bool) (encodeFn, error) {
 	if inner, ok := n.nullable(); ok {
-		nullIdx, valIdx := int64(0), int64(1)
-		if n.Branches[1].Type == "null" {
-			nullIdx, valIdx = 1, 0
-		}
+		nullIdx, valIdx := unionIndexes(n)
 		if t.Kind() == reflect.Pointer {
 			elem, err := compileEncoder(t.Elem(), inner, open)
 			if err != nil {
@@ -140,31 +170,13 @@ func compileEncoder(t reflect.Type, n *node, open map[*node]bool) (encodeFn, err
 	}
 	switch n.Type {
 	case "record":
-		if t.Kind() != reflect.Struct || open[n] {
-			return nil, errNoPlan
+		fields, encs, err := compileFields(t, n, open, compileEncoder)
+		if err != nil {
+			return nil, err
 		}
-		open[n] = true
-		defer delete(open, n)
-		idx := structFields(t)
-		type fieldPlan struct {
-			i   int
-			enc encodeFn
-		}
-		plans := make([]fieldPlan, len(n.Fields))
-		for j, f := range n.Fields {
-			i, ok := idx[f.Name]
-			if !ok {
-				return nil, errNoPlan
-			}
-			enc, err := compileEncoder(t.Field(i).Type, f.Type, open)
-			if err != nil {
-				return nil, err
-			}
-			plans[j] = fieldPlan{i, enc}
-		}
-		return func(buf []byte, rv reflect.Value) (out []byte, err error) {
-			for _, p := range plans {
-				if buf, err = p.enc(buf, rv.Field(p.i)); err != nil {
+		return func(buf []byte, rv reflect.Value) (_ []byte, err error) {
+			for j, enc := range encs {
+				if buf, err = enc(buf, rv.Field(fields[j])); err != nil {
 					return nil, err
 				}
 			}
@@ -265,10 +277,7 @@ func compileEncoder(t reflect.Type, n *node, open map[*node]bool) (encodeFn, err
 
 func compileDecoder(t reflect.Type, n *node, open map[*node]bool) (decodeFn, error) {
 	if inner, ok := n.nullable(); ok {
-		nullIdx, valIdx := int64(0), int64(1)
-		if n.Branches[1].Type == "null" {
-			nullIdx, valIdx = 1, 0
-		}
+		nullIdx, valIdx := unionIndexes(n)
 		pointer := t.Kind() == reflect.Pointer
 		target := t
 		if pointer {
@@ -301,31 +310,13 @@ func compileDecoder(t reflect.Type, n *node, open map[*node]bool) (decodeFn, err
 	}
 	switch n.Type {
 	case "record":
-		if t.Kind() != reflect.Struct || open[n] {
-			return nil, errNoPlan
-		}
-		open[n] = true
-		defer delete(open, n)
-		idx := structFields(t)
-		type fieldPlan struct {
-			i   int
-			dec decodeFn
-		}
-		plans := make([]fieldPlan, len(n.Fields))
-		for j, f := range n.Fields {
-			i, ok := idx[f.Name]
-			if !ok {
-				return nil, errNoPlan
-			}
-			dec, err := compileDecoder(t.Field(i).Type, f.Type, open)
-			if err != nil {
-				return nil, err
-			}
-			plans[j] = fieldPlan{i, dec}
+		fields, decs, err := compileFields(t, n, open, compileDecoder)
+		if err != nil {
+			return nil, err
 		}
 		return func(buf []byte, rv reflect.Value) (_ []byte, err error) {
-			for _, p := range plans {
-				if buf, err = p.dec(buf, rv.Field(p.i)); err != nil {
+			for j, dec := range decs {
+				if buf, err = dec(buf, rv.Field(fields[j])); err != nil {
 					return nil, err
 				}
 			}
