@@ -95,9 +95,6 @@ func (m *Meter) Measure(ctx context.Context, groups map[string][]string) ([]Part
 			mine[tp] = parts[tp]
 		}
 		offs, err := m.admin.ListConsumerGroupOffsets(group, mine)
-		if err == nil && !errors.Is(offs.Err, sarama.ErrNoError) {
-			err = offs.Err
-		}
 		if err != nil {
 			return nil, fmt.Errorf("lag: offsets of %s: %w", group, err)
 		}
