@@ -224,7 +224,9 @@ func TestUnavailableRegistryIsTransient(t *testing.T) {
 	}
 }
 
-func FuzzDecode(f *testing.F) {
+// fuzzSeeded returns a Serde of every shipped schema, with every sample's encoding added to f's
+// seed corpus.
+func fuzzSeeded(f *testing.F) *Serde {
 	s, _ := newTestSerde(f)
 	for _, v := range samples() {
 		data, err := s.Encode(v)
@@ -233,6 +235,11 @@ func FuzzDecode(f *testing.F) {
 		}
 		f.Add(data)
 	}
+	return s
+}
+
+func FuzzDecode(f *testing.F) {
+	s := fuzzSeeded(f)
 	f.Add([]byte{})
 	f.Add([]byte{0, 0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -121,14 +121,7 @@ func TestCompiledPathMatchesGoavro(t *testing.T) {
 
 // Whatever the bytes, the compiled decoder accepts only what goavro accepts, and reads the same.
 func FuzzCompiledDecodeMatchesGoavro(f *testing.F) {
-	s, _ := newTestSerde(f)
-	for _, v := range samples() {
-		data, err := s.Encode(v)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
+	s := fuzzSeeded(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		id, body, err := Unframe(data)
 		if err != nil {
