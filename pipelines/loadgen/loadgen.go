@@ -121,6 +121,7 @@ func Mix(i int) Order {
 type Result struct {
 	Placed    int
 	Failed    int            // POST failed or the order did not become terminal in time
+	Stuck     []string       // ids of placed orders that did not become terminal in time (the first 50)
 	Outcomes  map[string]int // "SHIPPED", "CANCELLED/PAYMENT_DECLINED", …
 	Latencies []time.Duration
 	Elapsed   time.Duration // first POST to last terminal status
@@ -206,12 +207,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	intended := make([]time.Time, cfg.Orders)
 	start := time.Now()
 	var last, lastPlaced time.Time
-	finish := func(i int, outcome string, err error) {
+	finish := func(i int, id, outcome string, err error) {
 		done := time.Now()
 		mu.Lock()
 		if err != nil {
 			res.Failed++
 			res.Outcomes["FAILED: "+shortErr(err)]++
+			if id != "" && len(res.Stuck) < 50 {
+				res.Stuck = append(res.Stuck, id)
+			}
 		} else {
 			res.Outcomes[outcome]++
 			res.Latencies = append(res.Latencies, done.Sub(intended[i]))
@@ -247,12 +251,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				placed()
 				switch {
 				case err != nil:
-					finish(i, "", err)
+					finish(i, "", "", err)
 				case cfg.OpenLoop:
 					toWait <- placedOrder{i, id}
 				default:
 					outcome, err := waitTerminal(ctx, cfg, id)
-					finish(i, outcome, err)
+					finish(i, id, outcome, err)
 				}
 			}
 		}()
@@ -267,7 +271,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				defer waiters.Done()
 				for o := range toWait {
 					outcome, err := waitTerminal(ctx, cfg, o.id)
-					finish(o.i, outcome, err)
+					finish(o.i, o.id, outcome, err)
 				}
 			}()
 		}

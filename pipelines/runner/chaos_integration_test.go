@@ -63,8 +63,27 @@ type faultResult struct {
 
 // fault is injected by do, which returns once the fault is repaired.
 type fault struct {
+	key  string // its name in ORDERFLOW_CHAOS_FAULTS
 	name string
 	do   func(c *chaos)
+}
+
+// schedule is the faults ORDERFLOW_CHAOS_FAULTS names, comma-separated keys in the order given
+// (a key may repeat, e.g. "pause,pause,pause" to hunt a fault's race), or all of them once.
+func schedule(t *testing.T, all []fault) []fault {
+	v := os.Getenv("ORDERFLOW_CHAOS_FAULTS")
+	if v == "" {
+		return all
+	}
+	var out []fault
+	for _, key := range strings.Split(v, ",") {
+		i := slices.IndexFunc(all, func(f fault) bool { return f.key == strings.TrimSpace(key) })
+		if i < 0 {
+			t.Fatalf("ORDERFLOW_CHAOS_FAULTS: no fault %q", key)
+		}
+		out = append(out, all[i])
+	}
+	return out
 }
 
 func envInt(name string, def int) int {
@@ -100,14 +119,14 @@ func TestIntegrationChaos(t *testing.T) {
 		c.checkReplication()
 	}
 
-	faults := []fault{
-		{"kill -9 of processor instance a", func(c *chaos) { c.stopInstance("a", syscall.SIGKILL, 2*time.Second) }},
-		{"SIGTERM of processor instance b", func(c *chaos) { c.stopInstance("b", syscall.SIGTERM, 2*time.Second) }},
-		{"kill -9 of the broker leading most partitions", func(c *chaos) { c.killBroker(c.busiestBroker(), 5*time.Second) }},
-		{"restart of Kafka Connect", func(c *chaos) { c.restart("connect") }},
-		{"restart of PostgreSQL", func(c *chaos) { c.restart("postgres") }},
-		{"pause (SIGSTOP) of a broker for 15 s", func(c *chaos) { c.pauseBroker(c.busiestBroker(), 15*time.Second) }},
-	}
+	faults := schedule(t, []fault{
+		{"kill-a", "kill -9 of processor instance a", func(c *chaos) { c.stopInstance("a", syscall.SIGKILL, 2*time.Second) }},
+		{"term-b", "SIGTERM of processor instance b", func(c *chaos) { c.stopInstance("b", syscall.SIGTERM, 2*time.Second) }},
+		{"kill-broker", "kill -9 of the broker leading most partitions", func(c *chaos) { c.killBroker(c.busiestBroker(), 5*time.Second) }},
+		{"connect", "restart of Kafka Connect", func(c *chaos) { c.restart("connect") }},
+		{"postgres", "restart of PostgreSQL", func(c *chaos) { c.restart("postgres") }},
+		{"pause", "pause (SIGSTOP) of a broker for 15 s", func(c *chaos) { c.pauseBroker(c.busiestBroker(), 15*time.Second) }},
+	})
 	var results []faultResult
 	start := time.Now()
 	p.checkLoad(t, loadgen.Config{Orders: orders, Rate: float64(rate), Concurrency: 64, OpenLoop: true, Retry: 3 * time.Minute}, func() {

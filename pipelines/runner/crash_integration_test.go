@@ -126,7 +126,7 @@ func (p *pipeline) checkLoad(t *testing.T, lc loadgen.Config, during func()) loa
 	}
 	want, shipped := loadgen.Expected(n)
 	if res.Failed > 0 || !reflect.DeepEqual(res.Outcomes, want) {
-		t.Fatalf("outcomes %v (%d failed), want %v", res.Outcomes, res.Failed, want)
+		t.Fatalf("outcomes %v (%d failed), want %v; orders not terminal: %v", res.Outcomes, res.Failed, want, res.Stuck)
 	}
 	t.Logf("%d orders: p50 %s p99 %s", n, res.Percentile(50), res.Percentile(99))
 	// An order is terminal before its reservation is committed in the ledger (reservations →

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -64,6 +65,9 @@ func deploy(t *testing.T, opts ...connectors.OutboxOption) *pipeline {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if keepFailed(t, "topics "+topo.Prefix+".*") {
+			return
+		}
 		admin, err := kafka.NewAdmin(cfg.Brokers)
 		if err == nil {
 			for _, tp := range topo.Topics() {
@@ -89,6 +93,9 @@ func deploy(t *testing.T, opts ...connectors.OutboxOption) *pipeline {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if keepFailed(t, "schema "+schema) {
+			return
+		}
 		live, done := itest.Live(context.Background(), pg, cfg.PGDSN) // the chaos run restarts PostgreSQL
 		defer done()
 		live.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
@@ -98,6 +105,16 @@ func deploy(t *testing.T, opts ...connectors.OutboxOption) *pipeline {
 	p := &pipeline{t: t, cfg: cfg, topo: topo, schema: schema, state: t.TempDir()}
 	t.Cleanup(p.stopAll)
 	return p
+}
+
+// keepFailed reports whether a failed test's deployment is kept for a post-mortem
+// (ORDERFLOW_TEST_KEEP_FAILED=1), and logs what is kept.
+func keepFailed(t *testing.T, what string) bool {
+	if !t.Failed() || os.Getenv("ORDERFLOW_TEST_KEEP_FAILED") != "1" {
+		return false
+	}
+	t.Logf("kept for a post-mortem: %s", what)
+	return true
 }
 
 // startPipeline deploys and runs every processor and the API in one process.

@@ -3,7 +3,11 @@ package streams
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -52,23 +56,139 @@ type resilientGroup struct {
 	closeClient func() error
 }
 
-// trackedHandler records whether a session started.
+// trackedHandler records whether a session started, logs each session's start and end with its
+// generation and claims (the record an operator needs to follow partitions moving between
+// instances), and hands goka the session and claims through orderedSession, so that an input's
+// offset is committed only once every earlier input of its partition is done.
 type trackedHandler struct {
 	sarama.ConsumerGroupHandler
+	group   string
 	started bool
+	session *orderedSession
 }
 
 func (h *trackedHandler) Setup(s sarama.ConsumerGroupSession) error {
-	err := h.ConsumerGroupHandler.Setup(s)
+	slog.Info("consumer group session started", "group", h.group, "member", s.MemberID(),
+		"generation", s.GenerationID(), "claims", claimed(s.Claims()))
+	h.session = newOrderedSession(s)
+	err := h.ConsumerGroupHandler.Setup(h.session)
 	h.started = h.started || err == nil
 	return err
+}
+
+func (h *trackedHandler) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.ConsumerGroupClaim) error {
+	stop := make(chan struct{})
+	defer close(stop)
+	return h.ConsumerGroupHandler.ConsumeClaim(h.session, h.session.track(c, stop))
+}
+
+func (h *trackedHandler) Cleanup(s sarama.ConsumerGroupSession) error {
+	err := h.ConsumerGroupHandler.Cleanup(h.session)
+	slog.Info("consumer group session ended", "group", h.group, "member", s.MemberID(),
+		"generation", s.GenerationID(), "err", err)
+	return err
+}
+
+// orderedSession is a consumer group session that commits in order. goka marks an input's
+// offset as soon as that input's own emits and table write are acknowledged, and the
+// acknowledgements of different brokers arrive in any order: with a partition leader slow or
+// gone, a later input's mark committed the offset past an earlier input whose emits were still
+// being retried, and when those failed (or the process died) the earlier input was never
+// delivered again: at-least-once broken. (The chaos run found it: an order's HOLDs lost, its
+// reservation waiting for replies forever.) Here a mark only records its input as done, and the
+// offset committed is the one after the longest run of done inputs from the oldest delivered.
+type orderedSession struct {
+	sarama.ConsumerGroupSession
+	mu    sync.Mutex
+	parts map[topicPartition]*deliveries
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// deliveries are a partition's inputs handed to goka and not yet committed, oldest first, and
+// the offsets among them that are done.
+type deliveries struct {
+	pending []int64
+	done    map[int64]bool
+}
+
+func newOrderedSession(s sarama.ConsumerGroupSession) *orderedSession {
+	return &orderedSession{ConsumerGroupSession: s, parts: map[topicPartition]*deliveries{}}
+}
+
+// track returns claim c as goka should see it: every message it hands over is recorded as
+// pending first. The forwarding goroutine ends when c's messages end or stop closes.
+func (s *orderedSession) track(c sarama.ConsumerGroupClaim, stop <-chan struct{}) sarama.ConsumerGroupClaim {
+	tp := topicPartition{c.Topic(), c.Partition()}
+	s.mu.Lock()
+	d := &deliveries{done: map[int64]bool{}}
+	s.parts[tp] = d
+	s.mu.Unlock()
+	out := make(chan *sarama.ConsumerMessage, 64)
+	go func() {
+		defer close(out)
+		for msg := range c.Messages() {
+			s.mu.Lock()
+			d.pending = append(d.pending, msg.Offset)
+			s.mu.Unlock()
+			select {
+			case out <- msg:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return trackedClaim{ConsumerGroupClaim: c, messages: out}
+}
+
+type trackedClaim struct {
+	sarama.ConsumerGroupClaim
+	messages chan *sarama.ConsumerMessage
+}
+
+func (c trackedClaim) Messages() <-chan *sarama.ConsumerMessage { return c.messages }
+
+// MarkOffset records the input before offset (goka marks an input's offset plus one) as done and
+// commits up to the first input still pending.
+func (s *orderedSession) MarkOffset(topic string, partition int32, offset int64, metadata string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.parts[topicPartition{topic, partition}]
+	if d == nil { // not handed over by track
+		s.ConsumerGroupSession.MarkOffset(topic, partition, offset, metadata)
+		return
+	}
+	d.done[offset-1] = true
+	next := int64(-1)
+	for len(d.pending) > 0 && d.done[d.pending[0]] {
+		delete(d.done, d.pending[0])
+		next = d.pending[0] + 1
+		d.pending = d.pending[1:]
+	}
+	if next >= 0 {
+		s.ConsumerGroupSession.MarkOffset(topic, partition, next, metadata)
+	}
+}
+
+// claimed lists a session's claims compactly: the partitions of its first topic (every input
+// of a processor is co-partitioned, so the others have the same) and the number of topics.
+func claimed(claims map[string][]int32) string {
+	if len(claims) == 0 {
+		return "none"
+	}
+	topics := slices.Sorted(maps.Keys(claims))
+	parts := slices.Sorted(slices.Values(claims[topics[0]]))
+	return fmt.Sprintf("partitions %v of %d topic(s)", parts, len(topics))
 }
 
 func (g *resilientGroup) Consume(ctx context.Context, topics []string, handler sarama.ConsumerGroupHandler) error {
 	var deadline time.Time
 	pause := 250 * time.Millisecond
 	for {
-		h := &trackedHandler{ConsumerGroupHandler: handler}
+		h := &trackedHandler{ConsumerGroupHandler: handler, group: g.group}
 		err := g.ConsumerGroup.Consume(ctx, topics, h)
 		switch {
 		case err == nil || errors.Is(err, sarama.ErrClosedConsumerGroup) || errors.Is(err, sarama.ErrClosedClient):
