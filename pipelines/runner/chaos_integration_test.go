@@ -251,7 +251,12 @@ func (c *chaos) supervise() {
 			if !c.expected[name] && time.Since(c.started[name]) > 2*time.Second {
 				c.started[name] = time.Now()
 				c.t.Logf("chaos: instance %s exited (%v); starting it again", name, pr.cmd.ProcessState)
-				c.instances[name] = c.p.spawn(c.t, name)
+				next, err := c.p.launch(c.t, name) // off the test's goroutine: no t.Fatal here
+				if err != nil {
+					c.t.Errorf("chaos: %v", err)
+					continue
+				}
+				c.instances[name] = next
 				c.restarts++
 			}
 		default:

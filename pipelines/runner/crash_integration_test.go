@@ -66,6 +66,16 @@ type proc struct {
 }
 
 func (p *pipeline) spawn(t *testing.T, name string, processors ...string) *proc {
+	pr, err := p.launch(t, name, processors...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pr
+}
+
+// launch is spawn reporting a failure to start instead of ending the test, for callers off the
+// test's goroutine (where t.Fatal must not be called).
+func (p *pipeline) launch(t *testing.T, name string, processors ...string) (*proc, error) {
 	which := "all"
 	if len(processors) > 0 {
 		which = strings.Join(processors, ",")
@@ -76,16 +86,17 @@ func (p *pipeline) spawn(t *testing.T, name string, processors ...string) *proc 
 		"ORDERFLOW_REGISTRY_URL="+p.cfg.RegistryURL, "ORDERFLOW_PG_DSN="+p.cfg.PGDSN)
 	logf, err := os.OpenFile(filepath.Join(logDir(t), p.topo.Prefix+"-"+name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		logf.Close()
+		return nil, fmt.Errorf("start instance %s: %w", name, err)
 	}
 	pr := &proc{cmd: cmd, exited: make(chan struct{})}
 	go func() { cmd.Wait(); logf.Close(); close(pr.exited) }()
 	t.Cleanup(func() { pr.cmd.Process.Kill(); <-pr.exited })
-	return pr
+	return pr, nil
 }
 
 func (pr *proc) signal(t *testing.T, sig syscall.Signal) {
