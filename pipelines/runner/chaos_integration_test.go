@@ -2,13 +2,14 @@
 
 // The chaos run: orders flow while a schedule injects the faults production sees, one at a time
 // with recovery in between, and the end state must be the one a failure-free run gives.
-// `make test` runs a short version on the stack it has; `make chaos` runs 10 000 orders on the
+// `make test` runs a short version on the stack it has; `make chaos` runs 16 000 orders on the
 // 3-broker cluster (`make up BROKERS=3`) three times and writes RELIABILITY.md.
 
 package runner_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -130,6 +131,7 @@ func TestIntegrationChaos(t *testing.T) {
 	var results []faultResult
 	start := time.Now()
 	p.checkLoad(t, loadgen.Config{Orders: orders, Rate: float64(rate), Concurrency: 64, OpenLoop: true, Retry: 3 * time.Minute}, func() {
+		c.ordersFlowing(3 * rate) // the loader seeds the stock first, and waits until the view shows it
 		c.settle(5 * time.Second)
 		for _, f := range faults {
 			results = append(results, c.run(f))
@@ -218,6 +220,35 @@ func (c *chaos) run(f fault) faultResult {
 	c.mu.Unlock()
 	t.Logf("chaos: %s: repaired after %s, recovered after %s, lag peak %d", f.name, r.Down.Round(100*time.Millisecond), r.Recover.Round(100*time.Millisecond), r.LagPeak)
 	return r
+}
+
+// ordersFlowing waits until n orders have reached the order-events topic, so that the first
+// fault hits a pipeline with orders flowing.
+func (c *chaos) ordersFlowing(n int) {
+	client, err := sarama.NewClient(c.p.cfg.Brokers, kafka.NewSaramaConfig("itest-chaos"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer client.Close()
+	topic := string(c.p.topo.OrderEvents())
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var placed int64
+		parts, err := client.Partitions(topic)
+		for _, part := range parts {
+			end, perr := client.GetOffset(topic, part, sarama.OffsetNewest)
+			err = errors.Join(err, perr)
+			placed += end
+		}
+		if err == nil && placed >= int64(n) {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("chaos: %d orders on %s after 2 minutes, want %d before the first fault (%v)", placed, topic, n, err)
+		}
+		c.supervise()
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // settle waits d, starting dead instances again meanwhile.
