@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,29 +59,85 @@ type resilientGroup struct {
 
 // trackedHandler records whether a session started, logs each session's start and end with its
 // generation and claims (the record an operator needs to follow partitions moving between
-// instances), and hands goka the session and claims through orderedSession, so that an input's
-// offset is committed only once every earlier input of its partition is done.
+// instances), and hands goka each partition's inputs as one stream merged by timestamp (merger)
+// through orderedSession, so that an input's offset is committed only once every earlier input
+// of its partition is done.
 type trackedHandler struct {
 	sarama.ConsumerGroupHandler
-	group   string
-	started bool
-	session *orderedSession
+	group      string
+	started    bool
+	session    *orderedSession
+	partitions map[int32]*partitionClaims
+}
+
+// partitionClaims gathers the claims of one partition's input topics: sarama hands each to
+// ConsumeClaim in a goroutine of its own, and the last to arrive runs goka's ConsumeClaim with
+// all of them merged; the others wait for it to end.
+type partitionClaims struct {
+	mu     sync.Mutex
+	want   int
+	claims []sarama.ConsumerGroupClaim
+	done   chan struct{}
+}
+
+// add records c and reports whether it completes the partition's claims.
+func (p *partitionClaims) add(c sarama.ConsumerGroupClaim) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.claims = append(p.claims, c)
+	return len(p.claims) == p.want
+}
+
+// sorted is the partition's claims in a fixed order (by topic), which breaks timestamp ties.
+func (p *partitionClaims) sorted() []sarama.ConsumerGroupClaim {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.SortedFunc(slices.Values(p.claims), func(a, b sarama.ConsumerGroupClaim) int { return strings.Compare(a.Topic(), b.Topic()) })
 }
 
 func (h *trackedHandler) Setup(s sarama.ConsumerGroupSession) error {
 	slog.Info("consumer group session started", "group", h.group, "member", s.MemberID(),
 		"generation", s.GenerationID(), "claims", claimed(s.Claims()))
 	h.session = newOrderedSession(s)
+	h.partitions = map[int32]*partitionClaims{}
+	for _, parts := range s.Claims() {
+		for _, part := range parts {
+			if h.partitions[part] == nil {
+				h.partitions[part] = &partitionClaims{done: make(chan struct{})}
+			}
+			h.partitions[part].want++
+		}
+	}
 	err := h.ConsumerGroupHandler.Setup(h.session)
 	h.started = h.started || err == nil
 	return err
 }
 
 func (h *trackedHandler) ConsumeClaim(s sarama.ConsumerGroupSession, c sarama.ConsumerGroupClaim) error {
+	h.session.register(c.Topic(), c.Partition())
+	p := h.partitions[c.Partition()]
+	if !p.add(c) {
+		select { // the partition's last claim runs the merge
+		case <-p.done:
+		case <-s.Context().Done():
+		}
+		return nil
+	}
+	defer close(p.done)
 	stop := make(chan struct{})
 	defer close(stop)
-	return h.ConsumerGroupHandler.ConsumeClaim(h.session, h.session.track(c, stop))
+	m := newMerger(p.sorted(), func(msg *sarama.ConsumerMessage) { h.session.delivered(msg.Topic, msg.Partition, msg.Offset) })
+	go m.run(stop)
+	return h.ConsumerGroupHandler.ConsumeClaim(h.session, mergedClaim{ConsumerGroupClaim: c, messages: m.out})
 }
+
+// mergedClaim is a claim whose messages are its partition's inputs of every topic, merged.
+type mergedClaim struct {
+	sarama.ConsumerGroupClaim
+	messages <-chan *sarama.ConsumerMessage
+}
+
+func (c mergedClaim) Messages() <-chan *sarama.ConsumerMessage { return c.messages }
 
 func (h *trackedHandler) Cleanup(s sarama.ConsumerGroupSession) error {
 	err := h.ConsumerGroupHandler.Cleanup(h.session)
@@ -119,37 +176,21 @@ func newOrderedSession(s sarama.ConsumerGroupSession) *orderedSession {
 	return &orderedSession{ConsumerGroupSession: s, parts: map[topicPartition]*deliveries{}}
 }
 
-// track returns claim c as goka should see it: every message it hands over is recorded as
-// pending first. The forwarding goroutine ends when c's messages end or stop closes.
-func (s *orderedSession) track(c sarama.ConsumerGroupClaim, stop <-chan struct{}) sarama.ConsumerGroupClaim {
-	tp := topicPartition{c.Topic(), c.Partition()}
+// register starts tracking the inputs of a topic-partition.
+func (s *orderedSession) register(topic string, partition int32) {
 	s.mu.Lock()
-	d := &deliveries{done: map[int64]bool{}}
-	s.parts[tp] = d
-	s.mu.Unlock()
-	out := make(chan *sarama.ConsumerMessage, 64)
-	go func() {
-		defer close(out)
-		for msg := range c.Messages() {
-			s.mu.Lock()
-			d.pending = append(d.pending, msg.Offset)
-			s.mu.Unlock()
-			select {
-			case out <- msg:
-			case <-stop:
-				return
-			}
-		}
-	}()
-	return trackedClaim{ConsumerGroupClaim: c, messages: out}
+	defer s.mu.Unlock()
+	s.parts[topicPartition{topic, partition}] = &deliveries{done: map[int64]bool{}}
 }
 
-type trackedClaim struct {
-	sarama.ConsumerGroupClaim
-	messages chan *sarama.ConsumerMessage
+// delivered records an input as handed to goka (in each topic-partition's offset order).
+func (s *orderedSession) delivered(topic string, partition int32, offset int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.parts[topicPartition{topic, partition}]; d != nil {
+		d.pending = append(d.pending, offset)
+	}
 }
-
-func (c trackedClaim) Messages() <-chan *sarama.ConsumerMessage { return c.messages }
 
 // MarkOffset records the input before offset (goka marks an input's offset plus one) as done and
 // commits up to the first input still pending.

@@ -78,31 +78,15 @@ func (s *recordingSession) MarkOffset(_ string, partition int32, offset int64, _
 	s.marked[partition] = append(s.marked[partition], offset)
 }
 
-type fakeClaim struct {
-	sarama.ConsumerGroupClaim
-	partition int32
-	messages  chan *sarama.ConsumerMessage
-}
-
-func (c fakeClaim) Topic() string                            { return "in" }
-func (c fakeClaim) Partition() int32                         { return c.partition }
-func (c fakeClaim) Messages() <-chan *sarama.ConsumerMessage { return c.messages }
-
 // An input's offset is committed only once every earlier input of its partition is done, in
 // whatever order goka reports them done (the acknowledgements of different brokers come back in
 // any order): a later input done first commits nothing past an earlier one still in flight.
 func TestCommitsWaitForEveryEarlierInput(t *testing.T) {
 	inner := &recordingSession{marked: map[int32][]int64{}}
 	s := newOrderedSession(inner)
-	stop := make(chan struct{})
-	defer close(stop)
-	raw := make(chan *sarama.ConsumerMessage, 10)
-	claim := s.track(fakeClaim{partition: 3, messages: raw}, stop)
+	s.register("in", 3)
 	for _, off := range []int64{10, 11, 15, 16} { // offsets need not be contiguous
-		raw <- &sarama.ConsumerMessage{Topic: "in", Partition: 3, Offset: off}
-	}
-	for range 4 {
-		<-claim.Messages() // goka takes them
+		s.delivered("in", 3, off)
 	}
 	done := func(off int64) { s.MarkOffset("in", 3, off+1, "") }
 
@@ -119,7 +103,7 @@ func TestCommitsWaitForEveryEarlierInput(t *testing.T) {
 	if got := inner.marked[3]; !slices.Equal(got, []int64{11, 17}) {
 		t.Fatalf("after 11 is done: committed %v, want [11 17]", got)
 	}
-	s.MarkOffset("other", 0, 5, "") // a partition not handed over by track: passed on
+	s.MarkOffset("other", 0, 5, "") // a partition not registered: passed on
 	if got := inner.marked[0]; !slices.Equal(got, []int64{5}) {
 		t.Errorf("untracked partition: committed %v, want [5]", got)
 	}
