@@ -120,7 +120,8 @@ test-failure: up
 # processor instance (-9), stops another (SIGTERM), kills the broker leading most partitions (-9),
 # restarts Kafka Connect and PostgreSQL, and pauses a broker (SIGSTOP) past the session timeouts;
 # three runs in a row. It runs on a stack of its own (run directory .run-chaos) and stops the
-# default one first (its data is kept). Native stack only. `make test` runs a short version.
+# default one first (its data is kept); a failed run's topics and schema stay on it for a
+# post-mortem (ORDERFLOW_TEST_KEEP_FAILED). Native stack only. `make test` runs a short version.
 CHAOS_RUNS ?= 3
 CHAOS_ORDERS ?= 16000
 CHAOS_RATE ?= 100
@@ -133,7 +134,8 @@ chaos: build
 	set -e; trap 'ORDERFLOW_RUN_DIR=$(CHAOS_RUN_DIR) compose/native/stack.sh down' EXIT; \
 	export ORDERFLOW_RUN_DIR=$(CHAOS_RUN_DIR) ORDERFLOW_STACK_MODE=native \
 	  ORDERFLOW_BROKERS=$$(ORDERFLOW_RUN_DIR=$(CHAOS_RUN_DIR) compose/native/stack.sh brokers) \
-	  ORDERFLOW_CHAOS_ORDERS=$(CHAOS_ORDERS) ORDERFLOW_CHAOS_RATE=$(CHAOS_RATE) ORDERFLOW_CHAOS_REPORT=$(CURDIR)/.run-chaos.md; \
+	  ORDERFLOW_CHAOS_ORDERS=$(CHAOS_ORDERS) ORDERFLOW_CHAOS_RATE=$(CHAOS_RATE) ORDERFLOW_CHAOS_REPORT=$(CURDIR)/.run-chaos.md \
+	  ORDERFLOW_TEST_KEEP_FAILED=1; \
 	for i in $$(seq 1 $(CHAOS_RUNS)); do \
 	  echo "chaos run $$i of $(CHAOS_RUNS)"; \
 	  $(GO) test -count=1 -v -tags integration -run TestIntegrationChaos -timeout 30m ./pipelines/runner/; \

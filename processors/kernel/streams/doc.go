@@ -4,9 +4,10 @@
 // metadata of emitted events (deterministic event ids, causation and correlation ids, trace
 // context), and a JSON codec for internal processor state.
 //
-// Its consumer group (group.go) rides out a broker's failure and commits an input's offset only
-// once every earlier input of the partition is done, so no input is skipped whatever order the
-// brokers acknowledge the emits in.
+// Its consumer group (group.go) rides out a broker's failure, hands each partition's inputs to
+// goka merged by record timestamp (merge.go), so that a replay after a crash meets them in the
+// order the first run did, and commits an input's offset only once every earlier input of the
+// partition is done, so no input is skipped whatever order the brokers acknowledge the emits in.
 //
 // A processor package provides Decide(state, event, at) → (state, emits); this package turns
 // it into a goka.ProcessCallback. Bad input never panics: an undecodable message or a rejected
