@@ -198,7 +198,7 @@ func (s *orderedSession) MarkOffset(topic string, partition int32, offset int64,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d := s.parts[topicPartition{topic, partition}]
-	if d == nil { // not handed over by track
+	if d == nil { // a topic-partition not registered by ConsumeClaim
 		s.ConsumerGroupSession.MarkOffset(topic, partition, offset, metadata)
 		return
 	}

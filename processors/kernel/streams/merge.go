@@ -39,7 +39,7 @@ type mergeInput struct {
 	gaveUp   int64 // the high-water mark at which waiting for this input timed out
 }
 
-// maxIdle is how long a merger waits for an input it knows has records on their way.
+// mergeMaxIdle is how long a merger waits for an input it knows has records on their way.
 const mergeMaxIdle = 500 * time.Millisecond
 
 func newMerger(claims []sarama.ConsumerGroupClaim, release func(*sarama.ConsumerMessage)) *merger {
@@ -134,9 +134,11 @@ func (m *merger) fillHeads() {
 func (m *merger) pick(now, waitingSince time.Time) (next *mergeInput, wait bool) {
 	for _, in := range m.inputs {
 		if in.head == nil {
-			if in.behind() && (waitingSince.IsZero() || now.Sub(waitingSince) < m.maxIdle) {
+			switch {
+			case !in.behind():
+			case waitingSince.IsZero() || now.Sub(waitingSince) < m.maxIdle:
 				wait = true
-			} else if in.behind() {
+			default: // waited long enough: not again until its mark moves
 				in.gaveUp = in.claim.HighWaterMarkOffset()
 			}
 			continue
